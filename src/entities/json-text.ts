@@ -1,0 +1,23 @@
+import type { ValueTransformer } from 'typeorm';
+
+/** Rails keeps blob metadata as JSON inside a text column; this maps it to an object and back. */
+export const jsonText: ValueTransformer = {
+  to(value: Record<string, unknown> | undefined | null): string | null {
+    return value == null ? null : JSON.stringify(value);
+  },
+  from(value: string | null): Record<string, unknown> {
+    if (value == null || value === '') return {};
+    try {
+      const parsed: unknown = JSON.parse(value);
+      return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  },
+};
+
+/** bigint columns come back from pg as strings; byte sizes fit a JS number. */
+export const bigintNumber: ValueTransformer = {
+  to: (value: number | undefined) => value,
+  from: (value: string | number | null) => (value == null ? value : Number(value)),
+};

@@ -1,0 +1,101 @@
+/**
+ * Every failure attache reports is an AttacheError with a stable `code`.
+ * Vendor errors (fs, pg, AWS) are wrapped at the boundary and kept as `cause`.
+ */
+export class AttacheError extends Error {
+  readonly code: string = 'ATTACHE_ERROR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ConfigurationError extends AttacheError {
+  override readonly code = 'E_CONFIGURATION';
+
+  static unknownService(name: string, known: readonly string[]): ConfigurationError {
+    return new ConfigurationError(`Unknown storage service "${name}". Configured services: ${list(known)}.`);
+  }
+  static unknownAdapter(service: string, adapter: string, known: readonly string[]): ConfigurationError {
+    return new ConfigurationError(`Service "${service}" uses unknown adapter "${adapter}". Registered adapters: ${list(known)}.`);
+  }
+  static unknownSetting(service: string, setting: string, allowed: readonly string[]): ConfigurationError {
+    return new ConfigurationError(`Service "${service}" has unknown setting "${setting}". Allowed settings: ${list(allowed)}.`);
+  }
+  static missingSetting(service: string, setting: string): ConfigurationError {
+    return new ConfigurationError(`Service "${service}" is missing the required setting "${setting}".`);
+  }
+  static invalidSetting(service: string, setting: string, expected: string): ConfigurationError {
+    return new ConfigurationError(`Service "${service}" has an invalid "${setting}": expected ${expected}.`);
+  }
+  static unsetVariable(service: string, variable: string): ConfigurationError {
+    return new ConfigurationError(`Service "${service}" needs the environment variable ${variable}, which is not set.`);
+  }
+}
+
+export class InvalidKeyError extends AttacheError {
+  override readonly code = 'E_INVALID_KEY';
+}
+
+export class FileNotFoundError extends AttacheError {
+  override readonly code = 'E_FILE_NOT_FOUND';
+  static forKey(key: string, cause?: unknown): FileNotFoundError {
+    return new FileNotFoundError(`No stored file for key "${key}".`, { cause });
+  }
+}
+
+export class IntegrityError extends AttacheError {
+  override readonly code = 'E_INTEGRITY';
+  static checksumMismatch(key: string, cause?: unknown): IntegrityError {
+    return new IntegrityError(`Checksum mismatch for key "${key}": the bytes are not the ones expected.`, { cause });
+  }
+  static sizeMismatch(key: string, expected: number, actual: number): IntegrityError {
+    return new IntegrityError(`Size mismatch for key "${key}": expected ${expected} bytes, got ${actual}.`);
+  }
+}
+
+export type SignatureFailure = 'tampered' | 'expired' | 'purpose';
+export class InvalidSignatureError extends AttacheError {
+  override readonly code = 'E_INVALID_SIGNATURE';
+  constructor(readonly reason: SignatureFailure, options?: { cause?: unknown }) {
+    super(`Invalid signature (${reason}).`, options);
+  }
+}
+
+export class EncryptionError extends AttacheError {
+  override readonly code = 'E_ENCRYPTION';
+}
+
+export class StorageAccessError extends AttacheError {
+  override readonly code = 'E_STORAGE_ACCESS';
+}
+
+export class FileTooLargeError extends AttacheError {
+  override readonly code = 'E_FILE_TOO_LARGE';
+  static exceeds(limit: number, what = 'the limit'): FileTooLargeError {
+    return new FileTooLargeError(`The file is larger than ${what} (${limit} bytes).`);
+  }
+}
+
+export class ContentTypeNotAllowedError extends AttacheError {
+  override readonly code = 'E_CONTENT_TYPE_NOT_ALLOWED';
+}
+
+/** A database failure while writing attachment rows; the pg error is the cause. */
+export class PersistenceError extends AttacheError {
+  override readonly code = 'E_PERSISTENCE';
+}
+
+/** An attachment or blob operation that is not allowed in the current state. */
+export class AttachmentError extends AttacheError {
+  override readonly code = 'E_ATTACHMENT';
+}
+
+/** A value that is not of the accepted form (expiresIn, an attach input, …). */
+export class ArgumentError extends AttacheError {
+  override readonly code = 'E_ARGUMENT';
+}
+
+function list(names: readonly string[]): string {
+  return names.length ? names.map((n) => `"${n}"`).join(', ') : '(none)';
+}

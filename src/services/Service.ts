@@ -1,0 +1,90 @@
+import type { Readable } from 'node:stream';
+
+/** Bytes a service accepts: a stream (read once) or bytes in memory. */
+export type UploadBody = Readable | Uint8Array;
+
+export interface UploadOptions {
+  /** Expected base64 MD5 (Rails' format). When given, a mismatch is an IntegrityError and nothing is kept. */
+  checksum?: string;
+  /** Declared size in bytes. More bytes than this is a FileTooLargeError; fewer is an IntegrityError. */
+  byteSize?: number;
+  /** Hard cap: more bytes than this is a FileTooLargeError and nothing is kept. */
+  maxByteSize?: number;
+  contentType?: string;
+  filename?: string;
+  disposition?: 'inline' | 'attachment';
+  /** Custom metadata the service may store beside the object. */
+  customMetadata?: Record<string, string>;
+}
+
+export interface UploadResult {
+  /** base64 MD5 of the bytes stored, computed while streaming. */
+  checksum: string;
+  byteSize: number;
+  /** Facts the blob's metadata should record (for example `encryption`). Never key material. */
+  metadata?: Record<string, unknown>;
+}
+
+export interface UrlOptions {
+  /** Lifetime in seconds (1 to 604800). */
+  expiresIn: number;
+  disposition: 'inline' | 'attachment';
+  filename: string;
+  contentType: string;
+}
+
+export interface DirectUploadOptions {
+  /** Lifetime in seconds (1 to 604800). */
+  expiresIn: number;
+  contentType: string;
+  contentLength: number;
+  checksum: string;
+  customMetadata?: Record<string, string>;
+}
+
+export interface DirectUploadHeaderOptions {
+  contentType: string;
+  checksum: string;
+  filename?: string;
+  disposition?: 'inline' | 'attachment';
+  customMetadata?: Record<string, string>;
+}
+
+/**
+ * The contract every storage service fulfils (Disk, S3, SecureS3, Mirror and user adapters).
+ * Keys are validated by the service itself. Every vendor error leaves as an AttacheError.
+ */
+export interface StorageService {
+  /** The service's name in storage.yml (also stored in `service_name`). */
+  readonly name: string;
+
+  /** Stores the bytes under `key`, replacing any object there. Throws IntegrityError / FileTooLargeError and keeps nothing on failure. */
+  upload(key: string, body: UploadBody, options?: UploadOptions): Promise<UploadResult>;
+
+  /** A stream of the whole object. Rejects with FileNotFoundError when it is missing. */
+  download(key: string): Promise<Readable>;
+
+  /** A stream of bytes `start` to `end` inclusive. FileNotFoundError when missing. */
+  downloadRange(key: string, start: number, end: number): Promise<Readable>;
+
+  /** Removes the object. Idempotent: a missing object is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** Removes every object whose key starts with `prefix`, taken literally (no globbing). Idempotent. */
+  deletePrefixed(prefix: string): Promise<void>;
+
+  /** Whether an object is stored under `key`. Never throws FileNotFoundError. */
+  exists(key: string): Promise<boolean>;
+
+  /** A URL a client can GET the object from, valid for `expiresIn` seconds. */
+  url(key: string, options: UrlOptions): Promise<string>;
+
+  /** A URL a client can PUT exactly these bytes to. */
+  urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string>;
+
+  /** The headers the client must send with the direct-upload PUT. */
+  headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string>;
+
+  /** Concatenates the source objects, in order, into `destinationKey`. */
+  compose(sourceKeys: readonly string[], destinationKey: string, options?: { contentType?: string; customMetadata?: Record<string, string> }): Promise<UploadResult>;
+}
