@@ -1,0 +1,8 @@
+import { createActiveStorageTablesMigration } from '../src/migrations/active-storage-schema.ts';
+
+/**
+ * Creates Rails 7.1's ActiveStorage tables (bigint record ids). Idempotent: where a Rails app
+ * already made them it changes nothing. For uuid or string record ids, write your own file with
+ * `createActiveStorageTablesMigration({ recordIdType: 'uuid' })` instead of this one.
+ */
+export class CreateActiveStorageTables1700000000000 extends createActiveStorageTablesMigration() {}
