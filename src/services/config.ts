@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { ConfigurationError } from '../errors.ts';
+
+/**
+ * storage.yml as loaded: pure data, no services built and no variables interpolated yet.
+ * Interpolation happens per service, on first use (see interpolate.ts and registry.ts).
+ */
+export interface LoadedConfig {
+  /** The file read, or "(inline)" for programmatic config. */
+  file: string;
+  /** What `Rails.root` means: the parent of the `config/` folder holding the file. */
+  appRoot: string;
+  /** Service name → its raw block (always a mapping with a string `service:`). */
+  services: Record<string, Record<string, unknown>>;
+}
+
+/** The storage.yml to load: `config/storage/<NODE_ENV>.yml` beside a `config/storage.yml` wins (Rails 6.1 rule). Throws ConfigurationError when neither exists. */
+export function resolveConfigFile(configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const file = path.resolve(configFile ?? path.join('config', 'storage.yml'));
+  const dir = path.dirname(file);
+  if (path.basename(file) === 'storage.yml' && path.basename(dir) === 'config') {
+    // Rails uses Rails.env, which defaults to development; NODE_ENV plays that part here.
+    const environment = env.NODE_ENV || 'development';
+    const perEnvironment = path.join(dir, 'storage', `${environment}.yml`);
+    if (isFile(perEnvironment)) return perEnvironment;
+  }
+  if (!isFile(file)) throw new ConfigurationError(`Storage configuration file "${file}" not found.`);
+  return file;
+}
+
+/** Reads and parses a storage.yml without interpolating anything. Throws ConfigurationError for unreadable files, bad YAML or malformed service blocks. */
+export function loadConfig(file: string): LoadedConfig {
+  const absolute = path.resolve(file);
+  let source: string;
+  try {
+    source = readFileSync(absolute, 'utf8');
+  } catch (cause) {
+    throw new ConfigurationError(`Cannot read storage configuration file "${absolute}".`, { cause });
+  }
+  return buildConfig(parseStorageYaml(source, absolute), absolute, appRootFor(absolute));
+}
+
+/** A LoadedConfig from services given in code (same validation as a file). Throws ConfigurationError for malformed blocks. */
+export function configFromObject(services: Record<string, Record<string, unknown>>, appRoot: string = process.cwd()): LoadedConfig {
+  return buildConfig(services, '(inline)', path.resolve(appRoot));
+}
+
+function appRootFor(file: string): string {
+  const dir = path.dirname(file);
+  if (path.basename(dir) === 'config') return path.dirname(dir);
+  if (path.basename(dir) === 'storage' && path.basename(path.dirname(dir)) === 'config') {
+    return path.dirname(path.dirname(dir));
+  }
+  return dir;
+}
+
+function buildConfig(data: unknown, file: string, appRoot: string): LoadedConfig {
+  if (data === null || data === undefined) return { file, appRoot, services: {} };
+  if (!isMapping(data)) {
+    throw new ConfigurationError(`Storage configuration ${file} must be a mapping of service names to service blocks.`);
+  }
+  const entries: [string, Record<string, unknown>][] = [];
+  for (const [name, block] of Object.entries(data)) {
+    if (!isMapping(block)) {
+      throw new ConfigurationError(`Service "${name}" in ${file} must be a mapping with a "service:" adapter name.`);
+    }
+    if (typeof block.service !== 'string' || block.service === '') {
+      throw new ConfigurationError(`Service "${name}" in ${file} needs a "service:" setting naming its adapter (for example Disk or S3).`);
+    }
+    entries.push([name, { ...block }]);
+  }
+  // fromEntries defines properties, so a service named "__proto__" stays plain data.
+  return { file, appRoot, services: Object.fromEntries(entries) };
+}
+
+// `<%= expr %>` output tags, `<%# %>` comments and `<% code %>` tags; `<%%` is ERB's literal escape.
+const ERB_TAG = /<%(?!%)([=#-]?)([\s\S]*?)-?%>/g;
+const CONTROL_FLOW = /^\s*(if|unless|else|elsif|end|case|when|while|until|for|begin)\b|\bdo\s*(\|[^|]*\|)?\s*$|^\s*\}\s*$/;
+
+/**
+ * Parses YAML holding Rails ERB. Output tags are swapped for YAML-safe placeholders before
+ * parsing and put back after, so `[ <%= ... %> ]` or `"<%= ENV["X"] %>"` parse as Rails would;
+ * they are evaluated later, per service. Other tags are stripped, except control flow,
+ * which would silently merge branches.
+ */
+function parseStorageYaml(source: string, file: string): unknown {
+  const nonce = randomBytes(6).toString('hex');
+  const tags: string[] = [];
+  const prepared = source.replace(ERB_TAG, (tag, kind: string, code: string, offset: number) => {
+    if (kind === '=') return `attache_erb_${nonce}_${tags.push(tag) - 1}_`;
+    if (kind !== '#' && CONTROL_FLOW.test(code) && !inComment(source, offset)) {
+      const line = source.slice(0, offset).split('\n').length;
+      throw new ConfigurationError(
+        `${file} line ${line} uses ERB control flow, which attache does not evaluate. ` +
+          'Use config/storage/<NODE_ENV>.yml files or ENV variables instead.',
+      );
+    }
+    return tag.replace(/[^\n]/g, ''); // keep the newlines so YAML line numbers still match the file
+  });
+  let data: unknown;
+  try {
+    data = parse(prepared, { merge: true });
+  } catch (error) {
+    // The parser's message quotes the source, which may hold secrets: keep only its first line.
+    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '').replace(/:$/, '') : 'invalid YAML';
+    throw new ConfigurationError(`Cannot parse storage configuration ${file}: ${reason}.`);
+  }
+  const placeholder = new RegExp(`attache_erb_${nonce}_(\\d+)_`, 'g');
+  return restore(data, (text) => text.replace(placeholder, (_, index: string) => tags[Number(index)] ?? ''));
+}
+
+function inComment(source: string, offset: number): boolean {
+  const lineStart = source.lastIndexOf('\n', offset - 1) + 1;
+  return /(^|\s)#/.test(source.slice(lineStart, offset));
+}
+
+function restore(value: unknown, fix: (text: string) => string): unknown {
+  if (typeof value === 'string') return fix(value);
+  if (Array.isArray(value)) return value.map((item) => restore(item, fix));
+  if (isMapping(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [fix(key), restore(item, fix)]));
+  }
+  return value;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
