@@ -1,0 +1,272 @@
+import { mkdir, open, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { inspect } from 'node:util';
+import { Measure } from '../../checksum.ts';
+import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../errors.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import { deletePrefixed } from './delete-prefixed.ts';
+import { DiskLayout, fsCode, isMissing, moveIntoPlace } from './paths.ts';
+
+/** Builds signed Disk URLs (provided once Attache has a secret to sign with). */
+export interface DiskUrlBuilder {
+  download(key: string, options: UrlOptions): string;
+  upload(key: string, options: DirectUploadOptions): string;
+}
+
+export interface DiskServiceOptions {
+  name: string;
+  /** Relative paths resolve against the current directory. */
+  root: string;
+  public?: boolean;
+  urls?: DiskUrlBuilder;
+}
+
+/**
+ * Stores each object as a file at `root/ab/cd/<key>`, the ActiveStorage Disk layout.
+ * Writes go to a temp file inside the root and are renamed into place, so a failed write leaves nothing.
+ */
+export class DiskService implements StorageService {
+  readonly name: string;
+  readonly root: string;
+  readonly public: boolean;
+  readonly #layout: DiskLayout;
+  readonly #urls: DiskUrlBuilder | undefined;
+
+  constructor(options: DiskServiceOptions) {
+    if (!isNonEmpty(options.root)) throw ConfigurationError.invalidSetting(options.name, 'root', 'a non-empty path');
+    this.name = options.name;
+    this.#layout = new DiskLayout(options.root);
+    this.root = this.#layout.root;
+    this.public = options.public ?? false;
+    this.#urls = options.urls;
+  }
+
+  /**
+   * Returns the stored checksum and size. Throws InvalidKeyError, ArgumentError, IntegrityError,
+   * FileTooLargeError or StorageAccessError; an error of the body stream itself is rethrown unchanged.
+   * Keeps nothing on failure (an existing object under `key` stays as it was).
+   */
+  async upload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadResult> {
+    const target = this.#layout.pathFor(key);
+    const limit = uploadLimit(options);
+    return this.#write(key, target, toReadable(body), limit, options);
+  }
+
+  /** Returns a stream of the whole file. Throws FileNotFoundError when missing. */
+  async download(key: string): Promise<Readable> {
+    const { handle } = await this.#openForRead(key);
+    return this.#guarded(handle.createReadStream());
+  }
+
+  /** Returns bytes start..end inclusive (end is clamped to EOF). Throws ArgumentError for a bad or unsatisfiable range, FileNotFoundError when missing. */
+  async downloadRange(key: string, start: number, end: number): Promise<Readable> {
+    this.#layout.pathFor(key);
+    if (!isByteCount(start) || !isByteCount(end) || end < start) {
+      throw new ArgumentError(`Invalid byte range ${String(start)}-${String(end)}: expected integers with 0 <= start <= end.`);
+    }
+    const { handle, size } = await this.#openForRead(key);
+    if (start >= size) {
+      await handle.close();
+      throw new ArgumentError(`Range not satisfiable: byte ${start} is past the end of a ${size}-byte file.`);
+    }
+    return this.#guarded(handle.createReadStream({ start, end }));
+  }
+
+  /** Removes the file. Idempotent. Throws InvalidKeyError or StorageAccessError. */
+  async delete(key: string): Promise<void> {
+    const file = this.#layout.pathFor(key);
+    try {
+      await unlink(file);
+    } catch (error) {
+      // EISDIR: the key is only a folder of other keys, so no object is stored under it.
+      if (!['ENOENT', 'ENOTDIR', 'EISDIR'].includes(fsCode(error) ?? '')) throw this.#accessError('delete a file', error);
+    }
+  }
+
+  /** Removes every file whose key starts with `prefix`, taken literally. Idempotent. Throws InvalidKeyError or StorageAccessError. */
+  async deletePrefixed(prefix: string): Promise<void> {
+    await deletePrefixed(this.#layout, prefix);
+  }
+
+  /** Returns whether a file is stored under `key`. Throws InvalidKeyError, never FileNotFoundError. */
+  async exists(key: string): Promise<boolean> {
+    const file = this.#layout.pathFor(key);
+    try {
+      return (await stat(file)).isFile();
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw this.#accessError('check a file', error);
+    }
+  }
+
+  /** Returns a signed download URL. Throws ConfigurationError when no URL builder was configured. */
+  async url(key: string, options: UrlOptions): Promise<string> {
+    this.#layout.pathFor(key);
+    return this.#urlBuilder().download(key, options);
+  }
+
+  /** Returns a signed direct-upload URL. Throws ConfigurationError when no URL builder was configured. */
+  async urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
+    this.#layout.pathFor(key);
+    return this.#urlBuilder().upload(key, options);
+  }
+
+  /** Returns Content-Type, Content-MD5 and (with a filename) an ASCII Content-Disposition. Throws InvalidKeyError. */
+  headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
+    this.#layout.pathFor(key);
+    const headers: Record<string, string> = { 'Content-Type': options.contentType, 'Content-MD5': options.checksum };
+    if (options.filename !== undefined) {
+      const disposition = options.disposition === 'attachment' ? 'attachment' : 'inline';
+      headers['Content-Disposition'] = `${disposition}; filename="${asciiFilename(options.filename)}"`;
+    }
+    return headers;
+  }
+
+  /** Returns the checksum and size of the concatenation. Throws FileNotFoundError for a missing source and then stores nothing. */
+  async compose(sourceKeys: readonly string[], destinationKey: string): Promise<UploadResult> {
+    const target = this.#layout.pathFor(destinationKey);
+    for (const key of sourceKeys) this.#layout.pathFor(key);
+    return this.#write(destinationKey, target, Readable.from(this.#concatenate(sourceKeys)), undefined, {});
+  }
+
+  toJSON(): { name: string; adapter: 'Disk'; root: string } {
+    return { name: this.name, adapter: 'Disk', root: this.root };
+  }
+
+  [inspect.custom](): { name: string; adapter: 'Disk'; root: string } {
+    return this.toJSON();
+  }
+
+  /** The one write path (upload and compose): Measure into a temp file, verify, rename into place. */
+  async #write(key: string, target: string, source: Readable, limit: number | undefined, expected: UploadOptions): Promise<UploadResult> {
+    const temp = this.#layout.tempPath();
+    try {
+      const measure = new Measure({ maxByteSize: limit });
+      await this.#pump(source, measure, await this.#openTemp(temp));
+      if (expected.checksum !== undefined && expected.checksum !== measure.checksum) throw IntegrityError.checksumMismatch(key);
+      const { byteSize } = expected;
+      if (byteSize !== undefined && measure.byteSize < byteSize) throw IntegrityError.sizeMismatch(key, byteSize, measure.byteSize);
+      await moveIntoPlace(temp, target).catch((error: unknown) => Promise.reject(this.#accessError('move a file into place', error)));
+      return { checksum: measure.checksum, byteSize: measure.byteSize };
+    } catch (error) {
+      // Every error here is already typed, or is the body stream's own: only the temp file needs undoing.
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #openTemp(temp: string): Promise<FileHandle> {
+    try {
+      await mkdir(this.#layout.tempDir(), { recursive: true });
+      return await open(temp, 'wx');
+    } catch (error) {
+      throw this.#accessError('create a temporary file', error);
+    }
+  }
+
+  /** Streams source → measure → file. The body stream's own error surfaces unchanged; a file error becomes StorageAccessError. */
+  async #pump(source: Readable, measure: Measure, handle: FileHandle): Promise<void> {
+    const sink = handle.createWriteStream();
+    const closed = new Promise<void>((resolve) => sink.once('close', () => resolve()));
+    let origin: 'source' | 'sink' | undefined;
+    // Whichever stream errors first is where the failure began; pipeline then destroys the others with it.
+    const fromSource = (): void => void (origin ??= 'source');
+    source.once('error', fromSource);
+    sink.once('error', () => void (origin ??= 'sink'));
+    try {
+      await pipeline(source, measure, sink);
+    } catch (error) {
+      throw origin === 'sink' && !(error instanceof AttacheError) ? this.#accessError('write a file', error) : error;
+    } finally {
+      source.off('error', fromSource);
+      await closed;
+    }
+  }
+
+  async #openForRead(key: string): Promise<{ handle: FileHandle; size: number }> {
+    const file = this.#layout.pathFor(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      throw isMissing(error) ? FileNotFoundError.forKey(key, error) : this.#accessError('open a file', error);
+    }
+    const info = await handle.stat().catch(async (error: unknown) => {
+      await handle.close();
+      throw this.#accessError('inspect a file', error);
+    });
+    if (info.isFile()) return { handle, size: info.size };
+    await handle.close();
+    throw FileNotFoundError.forKey(key);
+  }
+
+  async *#concatenate(keys: readonly string[]): AsyncGenerator<Buffer> {
+    for (const key of keys) {
+      const { handle } = await this.#openForRead(key);
+      yield* this.#guarded(handle.createReadStream());
+    }
+  }
+
+  /** Translates a read stream's fs errors into StorageAccessError; destroying the result closes the file. */
+  #guarded(stream: Readable): Readable {
+    const out = new PassThrough();
+    stream.once('error', (error) => out.destroy(this.#accessError('read a file', error)));
+    out.once('close', () => stream.destroy());
+    return stream.pipe(out);
+  }
+
+  #urlBuilder(): DiskUrlBuilder {
+    if (this.#urls) return this.#urls;
+    throw new ConfigurationError(`Service "${this.name}" cannot build URLs: pass a secret to Attache.init so Disk URLs can be signed.`);
+  }
+
+  #accessError(action: string, cause: unknown): StorageAccessError {
+    return new StorageAccessError(`Disk service "${this.name}" could not ${action}.`, { cause });
+  }
+}
+
+function toReadable(body: UploadBody): Readable {
+  if (body instanceof Uint8Array) return Readable.from([body]);
+  if (typeof (body as Partial<Readable> | null)?.pipe === 'function') return body;
+  throw new ArgumentError('The upload body must be a Readable stream or a Uint8Array.');
+}
+
+/** The byte cap for an upload: the smaller of maxByteSize and the declared byteSize. */
+function uploadLimit(options: UploadOptions): number | undefined {
+  for (const name of ['byteSize', 'maxByteSize'] as const) {
+    const value = options[name];
+    if (value !== undefined && !isByteCount(value)) throw new ArgumentError(`"${name}" must be a non-negative integer number of bytes.`);
+  }
+  const limits = [options.byteSize, options.maxByteSize].filter((n): n is number => n !== undefined);
+  return limits.length > 0 ? Math.min(...limits) : undefined;
+}
+
+function isByteCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isNonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '';
+}
+
+function asciiFilename(filename: string): string {
+  return filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&');
+}
+
+/** The Disk adapter: settings `root` (required; relative to the app root) and `public`. */
+export const diskAdapter = {
+  settings: ['root', 'public'] as const,
+  required: ['root'] as const,
+  create(settings: Record<string, unknown>, context: { name: string; appRoot: string }): StorageService {
+    const { root, public: isPublic } = settings;
+    if (!isNonEmpty(root)) throw ConfigurationError.invalidSetting(context.name, 'root', 'a non-empty path');
+    if (isPublic !== undefined && typeof isPublic !== 'boolean') throw ConfigurationError.invalidSetting(context.name, 'public', 'true or false');
+    return new DiskService({ name: context.name, root: path.resolve(context.appRoot, root), public: isPublic });
+  },
+} satisfies {
+  settings: readonly string[];
+  required: readonly string[];
+  create(settings: Record<string, unknown>, context: { name: string; appRoot: string }): StorageService;
+};
