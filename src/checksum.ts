@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { FileTooLargeError } from './errors.ts';
+import { FileTooLargeError, IntegrityError } from './errors.ts';
 
 /** The Rails checksum format: base64 of the MD5 digest. */
 export function md5Base64(data: Uint8Array | string): string {
@@ -40,5 +40,22 @@ export class Measure extends Transform {
     }
     this.hash.update(chunk);
     done(null, chunk);
+  }
+}
+
+/**
+ * A pass-through that checks, at the end of the stream, that the bytes have the expected
+ * checksum and size; otherwise the stream errors with IntegrityError. Used for verified downloads.
+ */
+export class Verify extends Measure {
+  constructor(private readonly key: string, private readonly expected: { checksum?: string | null; byteSize?: number }) {
+    super();
+  }
+
+  override _flush(done: TransformCallback): void {
+    const { checksum, byteSize } = this.expected;
+    if (byteSize !== undefined && byteSize !== this.byteSize) return done(IntegrityError.sizeMismatch(this.key, byteSize, this.byteSize));
+    if (checksum && checksum !== this.checksum) return done(IntegrityError.checksumMismatch(this.key));
+    done();
   }
 }
