@@ -1,5 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { BeforeInsert, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import type { Blob } from './Blob.ts';
+import { utcTimestamp } from './json-text.ts';
 
 /** Joins a record (by entity name and id) to a blob: Rails' `active_storage_attachments` row. */
 @Entity({ name: 'active_storage_attachments' })
@@ -24,5 +25,10 @@ export class Attachment {
   @JoinColumn({ name: 'blob_id' })
   blob?: Relation<Blob>;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamp', precision: 6 }) createdAt!: Date;
+  @Column({ name: 'created_at', type: 'timestamp', precision: 6, transformer: utcTimestamp }) createdAt!: Date;
+
+  @BeforeInsert()
+  protected stampCreatedAt(): void {
+    this.createdAt ??= new Date();
+  }
 }

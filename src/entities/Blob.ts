@@ -1,6 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
+import type { Readable } from 'node:stream';
+import { BeforeInsert, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
 import type { Attachment } from './Attachment.ts';
-import { bigintNumber, jsonText } from './json-text.ts';
+import { blobMethods } from '../model/blob-methods.ts';
+import { bigintNumber, jsonText, utcTimestamp } from './json-text.ts';
 
 /** A stored file: Rails' `active_storage_blobs` row. */
 @Entity({ name: 'active_storage_blobs' })
@@ -26,7 +28,32 @@ export class Blob {
   /** base64 MD5 of the bytes (Rails' format). */
   @Column({ type: 'varchar', nullable: true }) checksum!: string | null;
 
-  @CreateDateColumn({ name: 'created_at', type: 'timestamp', precision: 6 }) createdAt!: Date;
+  @Column({ name: 'created_at', type: 'timestamp', precision: 6, transformer: utcTimestamp }) createdAt!: Date;
+
+  @BeforeInsert()
+  protected stampCreatedAt(): void {
+    this.createdAt ??= new Date();
+  }
 
   @OneToMany('Attachment', (attachment: Attachment) => attachment.blob) attachments?: Attachment[];
+
+  /** The bytes, verified against the checksum (IntegrityError if they were altered). */
+  download(): Promise<Buffer> {
+    return blobMethods.download(this);
+  }
+
+  /** A stream of the bytes; errors with IntegrityError at the end if they were altered. */
+  stream(): Readable {
+    return blobMethods.stream(this);
+  }
+
+  /** Deletes the row and the stored file. Refused (AttachmentError) while attachments remain. Idempotent. */
+  purge(): Promise<void> {
+    return blobMethods.purge(this);
+  }
+
+  /** Enqueues the purge on the job queue. */
+  purgeLater(): Promise<void> {
+    return blobMethods.purgeLater(this);
+  }
 }

@@ -21,3 +21,16 @@ export const bigintNumber: ValueTransformer = {
   to: (value: number | undefined) => value,
   from: (value: string | number | null) => (value == null ? value : Number(value)),
 };
+
+/**
+ * Rails writes created_at as UTC wall time into `timestamp without time zone`, while pg writes and
+ * reads such columns in the process's local time. Shifting by the zone offset both ways stores UTC.
+ */
+export const utcTimestamp: ValueTransformer = {
+  to: (value: Date | undefined) => (value instanceof Date ? new Date(value.getTime() + value.getTimezoneOffset() * 60_000) : value),
+  from: (value: Date | string | null) => {
+    if (value == null) return value;
+    if (typeof value === 'string') return new Date(`${value.replace(' ', 'T')}Z`);
+    return new Date(value.getTime() - value.getTimezoneOffset() * 60_000);
+  },
+};

@@ -1,0 +1,131 @@
+import { inspect } from 'node:util';
+import type { DataSource } from 'typeorm';
+import { Blob } from './entities/Blob.ts';
+import { ConfigurationError } from './errors.ts';
+import { findAttachmentsOfMany } from './model/attachment-store.ts';
+import { accessorOf } from './model/decorators.ts';
+import { definitionOf, definitionsOf, type AttachmentDefinition } from './model/definitions.ts';
+import { Purger } from './model/purge.ts';
+import { InProcessQueue, type JobQueue, type PurgeJob } from './model/queue.ts';
+import { recordRef } from './model/record-ref.ts';
+import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './model/runtime.ts';
+import { AttacheSubscriber } from './model/subscriber.ts';
+import './services/builtins.ts';
+import { configFromObject, loadConfig, resolveConfigFile } from './services/config.ts';
+import { globalAdapters, ServiceRegistry } from './services/registry.ts';
+import type { StorageService } from './services/Service.ts';
+
+export interface AttacheOptions {
+  /** A TypeORM DataSource whose entities include `attacheEntities`. Initialized here if it is not yet. */
+  dataSource: DataSource;
+  /** Path of storage.yml (default `config/storage.yml`; `config/storage/<NODE_ENV>.yml` wins when present). */
+  configFile?: string;
+  /** Services given in code instead of a file: `{ local: { service: 'Disk', root: 'storage' } }`. */
+  services?: Record<string, Record<string, unknown>>;
+  /** The default service name (else ATTACHE_SERVICE, else the only service). */
+  service?: string;
+  /** Secret for signed ids and URLs. */
+  secret?: string;
+  /** Where purge_later work goes (default: in-process). */
+  queue?: JobQueue;
+  /** Environment used for `${VAR}` / `ENV[...]` in the config and for ATTACHE_SERVICE (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The entry point: storage services from storage.yml bound to a TypeORM DataSource. */
+export class Attache implements AttacheRuntime {
+  /** Storage adapters known to every Attache; register your own before or after init. */
+  static readonly adapters = globalAdapters;
+
+  readonly registry: ServiceRegistry;
+  readonly purger: Purger;
+  readonly queue: JobQueue;
+  private readonly subscriber: AttacheSubscriber;
+
+  private constructor(readonly dataSource: DataSource, options: AttacheOptions) {
+    const env = options.env ?? process.env;
+    const config = options.services ? configFromObject(options.services) : loadConfig(resolveConfigFile(options.configFile, env));
+    this.registry = new ServiceRegistry(config, { env, defaultService: options.service });
+    this.purger = new Purger(dataSource, (name) => this.service(name));
+    this.queue = options.queue ?? new InProcessQueue((job) => this.perform(job));
+    this.subscriber = new AttacheSubscriber(this);
+  }
+
+  /** Loads the config, hooks into the DataSource and returns a ready Attache. Throws ConfigurationError. */
+  static async init(options: AttacheOptions): Promise<Attache> {
+    const { dataSource } = options;
+    if (!dataSource.isInitialized) await dataSource.initialize();
+    if (!dataSource.hasMetadata(Blob)) {
+      throw new ConfigurationError('The DataSource does not map attache\'s entities: add `...attacheEntities` to its `entities`.');
+    }
+    const attache = new Attache(dataSource, options);
+    void attache.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
+    dataSource.subscribers.push(attache.subscriber);
+    registerRuntime(attache);
+    return attache;
+  }
+
+  /** The named service (default: the default service). Built on first use. Throws ConfigurationError. */
+  service(name?: string): StorageService {
+    return this.registry.service(name);
+  }
+
+  /** The service new files of this attachment go to, from its `service` option or the default. */
+  serviceFor(definition: AttachmentDefinition, record: object): StorageService {
+    const { service } = definition;
+    return this.registry.service(typeof service === 'function' ? service(record) : service);
+  }
+
+  /** The blob behind a signed id, or null. Needs `secret`. */
+  async findSigned(_signedId: string): Promise<Blob | null> {
+    throw new ConfigurationError('Signed blob ids are not available yet in this version of attache.');
+  }
+
+  /**
+   * Loads the named attachments (default: all) of many records of one entity in one query;
+   * afterwards their accessors answer without querying. Returns the records.
+   */
+  async withAttached<T extends object>(records: readonly T[], ...names: string[]): Promise<readonly T[]> {
+    const first = records[0];
+    if (!first) return records;
+    const definitions = names.length > 0 ? names.map((n) => definitionOf(first.constructor, n)) : [...definitionsOf(first.constructor).values()];
+    const refs = records.map((record) => ({ record, ref: recordRef(this.dataSource, record) }));
+    const ids = refs.flatMap(({ ref }) => (ref ? [ref.id] : []));
+    const type = this.dataSource.getMetadata(first.constructor).name;
+    const rows = await findAttachmentsOfMany(this.dataSource.manager, type, ids, definitions.map((d) => d.name));
+    for (const { record, ref } of refs) {
+      if (!ref) continue;
+      for (const definition of definitions) {
+        accessorOf(record, definition).preload(rows.filter((row) => row.recordId === ref.id && row.name === definition.name));
+      }
+    }
+    return records;
+  }
+
+  /** Runs one background job (what a job-library worker calls). Idempotent. */
+  async perform(job: PurgeJob): Promise<void> {
+    if (job.type === 'purge') await this.purger.purgeById(job.blobId);
+  }
+
+  /** Waits for in-process background jobs to finish. */
+  async drain(): Promise<void> {
+    if (this.queue instanceof InProcessQueue) await this.queue.drain();
+  }
+
+  /** What `JSON.stringify` and `inspect` show: service names only, never settings or secrets. */
+  toJSON(): { services: string[]; defaultService: string } {
+    return { services: this.registry.names(), defaultService: this.registry.defaultName };
+  }
+
+  [inspect.custom](): string {
+    return `Attache ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** Waits for background jobs, then detaches from the DataSource (which stays open). */
+  async close(): Promise<void> {
+    await this.drain();
+    const index = this.dataSource.subscribers.indexOf(this.subscriber);
+    if (index >= 0) this.dataSource.subscribers.splice(index, 1);
+    unregisterRuntime(this);
+  }
+}

@@ -1,0 +1,40 @@
+import type { Readable } from 'node:stream';
+import type { Attachment } from '../entities/Attachment.ts';
+import type { Blob } from '../entities/Blob.ts';
+import { FileNotFoundError } from '../errors.ts';
+import { Attached } from './Attached.ts';
+import { downloadVerified, streamLater } from './blob-io.ts';
+import type { AttachInput } from './input.ts';
+
+/** The accessor behind `@hasOneAttached()`: `await user.avatar.attach(file)`. */
+export class AttachedOne extends Attached {
+  /**
+   * Attaches one file, replacing the current one (the old blob is purged after commit per `dependent`).
+   * On an unsaved record the file is staged and stored when the record is saved.
+   */
+  async attach(input: AttachInput): Promise<void> {
+    await this.attachInputs([input]);
+  }
+
+  /** The attachment row, or null. */
+  async attachment(): Promise<Attachment | null> {
+    return (await this.load())[0] ?? null;
+  }
+
+  /** The attached blob, or null. */
+  async blob(): Promise<Blob | null> {
+    return (await this.loadBlobs())[0] ?? null;
+  }
+
+  /** The file's bytes, verified against the stored checksum. FileNotFoundError when nothing is attached. */
+  async download(): Promise<Buffer> {
+    const blob = await this.blob();
+    if (!blob) throw new FileNotFoundError(`Nothing is attached as ${this.name}.`);
+    return downloadVerified(this.runtime(), blob);
+  }
+
+  /** A stream of the file's bytes; it errors with IntegrityError if they were altered in storage. */
+  stream(): Readable {
+    return streamLater(this.runtime(), () => this.blob());
+  }
+}

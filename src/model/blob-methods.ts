@@ -1,0 +1,23 @@
+import type { Readable } from 'node:stream';
+import type { Blob } from '../entities/Blob.ts';
+import { ConfigurationError } from '../errors.ts';
+import { downloadVerified, streamLater } from './blob-io.ts';
+import { runtimeFor, type AttacheRuntime } from './runtime.ts';
+
+function runtimeOf(blob: Blob): AttacheRuntime {
+  const rt = runtimeFor(blob.constructor);
+  if (!rt) throw new ConfigurationError('No Attache is initialized for this Blob\'s DataSource.');
+  return rt;
+}
+
+/** Blob behaviour that needs an initialized Attache; Blob's methods delegate here. */
+export const blobMethods = {
+  download: (blob: Blob): Promise<Buffer> => downloadVerified(runtimeOf(blob), blob),
+  stream: (blob: Blob): Readable => streamLater(runtimeOf(blob), async () => blob),
+  purge: async (blob: Blob): Promise<void> => {
+    await runtimeOf(blob).purger.purge(blob, 'refuse');
+  },
+  purgeLater: async (blob: Blob): Promise<void> => {
+    await runtimeOf(blob).queue.enqueue({ type: 'purge', blobId: blob.id });
+  },
+};
