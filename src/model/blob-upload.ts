@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { identifyContentType, SNIFF_BYTES } from '../content-type.ts';
 import { Blob } from '../entities/Blob.ts';
-import { ContentTypeNotAllowedError, FileTooLargeError } from '../errors.ts';
+import { ArgumentError, ContentTypeNotAllowedError, FileTooLargeError } from '../errors.ts';
 import { sanitizeFilename } from '../filename.ts';
 import { generateKey } from '../keys.ts';
 import type { StorageService } from '../services/Service.ts';
@@ -30,7 +30,11 @@ export async function uploadNewFile(dataSource: DataSource, file: NewFile, { ser
   const filename = sanitizeFilename(file.filename);
   const contentType = await identifyContentType({ head, declared: file.declaredType, filename, trustDeclared: !file.identify });
   assertContentTypeAllowed(limits, contentType, body);
-  const key = generateKey();
+  const key = file.key ?? generateKey();
+  if (file.key !== undefined && (await dataSource.getRepository(Blob).existsBy({ key }))) {
+    discard(body);
+    throw new ArgumentError(`A blob with key "${key}" exists already; a trusted key must be new.`);
+  }
   const result = await service.upload(key, body, { maxByteSize, contentType, filename });
   return dataSource.getRepository(Blob).create({
     key,

@@ -4,12 +4,22 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Blob } from '../entities/Blob.ts';
 import { ArgumentError, FileNotFoundError } from '../errors.ts';
+import { assertValidKey } from '../keys.ts';
 
 /** What `attach` accepts: bytes, a stream, a described io, a file path, an existing Blob or a signed blob id. */
 export type AttachInput =
   | Uint8Array
   | Readable
-  | { io: Readable | Uint8Array; filename: string; contentType?: string; metadata?: Record<string, unknown>; identify?: boolean }
+  | {
+      io: Readable | Uint8Array;
+      filename: string;
+      contentType?: string;
+      metadata?: Record<string, unknown>;
+      identify?: boolean;
+      /** Your own blob key instead of a random one; only with `trustKey: true`, and still validated. */
+      key?: string;
+      trustKey?: boolean;
+    }
   | { path: string; filename?: string; contentType?: string; metadata?: Record<string, unknown> }
   | Blob
   | string;
@@ -25,6 +35,8 @@ export interface NewFile {
   identify: boolean;
   /** Size known before reading (Buffer or file path), to fail fast against limits. */
   knownSize?: number;
+  /** A caller-chosen key (validated, and only when marked trusted). */
+  key?: string;
 }
 
 export type NormalizedInput = NewFile | { kind: 'blob'; blob: Blob } | { kind: 'signed'; signedId: string };
@@ -43,10 +55,14 @@ export async function normalizeInput(input: AttachInput): Promise<NormalizedInpu
 }
 
 function fromIo(input: Extract<AttachInput, { io: unknown }>): NewFile {
-  const { io, filename, contentType, metadata, identify } = input;
+  const { io, filename, contentType, metadata, identify, key, trustKey } = input;
+  if (key !== undefined) {
+    if (trustKey !== true) throw new ArgumentError('A caller-chosen key needs `trustKey: true`: keys are generated unless you vouch for yours.');
+    assertValidKey(key);
+  }
   if (!(io instanceof Uint8Array) && !(io instanceof Readable)) throw new ArgumentError('{ io } must be a Readable or a Buffer.');
   if (typeof filename !== 'string' || filename === '') throw new ArgumentError('{ io } needs a filename.');
-  return file(io, filename, { declaredType: contentType, metadata, identify, knownSize: io instanceof Uint8Array ? io.byteLength : undefined });
+  return file(io, filename, { declaredType: contentType, metadata, identify, key, knownSize: io instanceof Uint8Array ? io.byteLength : undefined });
 }
 
 async function fromPath(input: Extract<AttachInput, { path: string }>): Promise<NewFile> {
@@ -76,5 +92,6 @@ function file(body: Readable | Uint8Array, filename: string, extra: Partial<Omit
     metadata: extra.metadata ?? {},
     identify: extra.identify ?? true,
     knownSize: extra.knownSize,
+    key: extra.key,
   };
 }

@@ -2,7 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Blob, ContentTypeNotAllowedError, FileNotFoundError, FileTooLargeError, IntegrityError } from '../../src/index.ts';
+import { ArgumentError, Blob, ContentTypeNotAllowedError, InvalidKeyError, FileNotFoundError, FileTooLargeError, IntegrityError } from '../../src/index.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { chunkedStream, filesUnder } from '../support/storage.ts';
@@ -127,5 +127,26 @@ describe('what is read back', () => {
       for await (const _ of user.avatar.stream()) void _;
     };
     await expect(consume()).rejects.toBeInstanceOf(FileNotFoundError);
+  });
+});
+
+describe('caller-chosen keys (checklist 4)', () => {
+  it('refuses a key that is not marked trusted, before storing anything', async () => {
+    const user = await newUser();
+    await expectNothingKept(() => user.avatar.attach({ io: Buffer.from('k'), filename: 'k.txt', key: 'avatars/mine' }), ArgumentError);
+  });
+
+  it.each(['../../etc/passwd', '/etc/passwd', 'a/./b', ''])('validates a trusted key too: %j', async (key) => {
+    const user = await newUser();
+    await expectNothingKept(() => user.avatar.attach({ io: Buffer.from('k'), filename: 'k.txt', key, trustKey: true }), InvalidKeyError);
+  });
+
+  it('stores under a trusted key, and refuses to reuse it without touching the first file', async () => {
+    const [ada, bob] = [await newUser(), await newUser()];
+    const key = `avatars/${Date.now()}`;
+    await ada.avatar.attach({ io: Buffer.from('first'), filename: 'a.txt', key, trustKey: true });
+    expect((await ada.avatar.blob())!.key).toBe(key);
+    await expect(bob.avatar.attach({ io: Buffer.from('second'), filename: 'b.txt', key, trustKey: true })).rejects.toBeInstanceOf(ArgumentError);
+    expect((await ada.avatar.download()).toString()).toBe('first');
   });
 });

@@ -168,7 +168,7 @@ describe('withAttached', () => {
 });
 
 describe('records with uuid keys', () => {
-  it('is covered by the uuid migration option', async () => {
+  it('is covered by the uuid migration option, with a per-record service choice', async () => {
     const uuid = await openAttacheWithUuid();
     try {
       const { Project } = await import('../support/entities.ts');
@@ -176,7 +176,12 @@ describe('records with uuid keys', () => {
       const project = await projects.save(projects.create({ id: randomUUID(), title: 'P' }));
       await project.logo.attach(Buffer.from('logo'));
       expect((await project.logo.download()).toString()).toBe('logo');
-      await projects.remove(project);
+      await project.report.attach(Buffer.from('current'));
+      const old = await projects.save(projects.create({ id: randomUUID(), title: 'old plans' }));
+      await old.report.attach(Buffer.from('archived'));
+      expect((await project.report.blob())!.serviceName).toBe('local');
+      expect((await old.report.blob())!.serviceName).toBe('archive');
+      await projects.remove([project, old]);
       expect(await uuid.db.dataSource.getRepository(Attachment).count()).toBe(0);
     } finally {
       await uuid.close();

@@ -17,6 +17,8 @@ export class Project {
   @PrimaryColumn({ type: 'uuid' }) id!: string;
   @Column({ type: 'varchar' }) title!: string;
   @hasOneAttached({ dependent: 'purge' }) logo!: AttachedOne;
+  /** Archived projects keep their files on the `archive` service. */
+  @hasOneAttached<Project>({ service: (project) => (project.title.startsWith('old') ? 'archive' : 'local') }) report!: AttachedOne;
 }
 
 export const usersTable = 'CREATE TABLE users (id serial PRIMARY KEY, name varchar NOT NULL)';
