@@ -3,6 +3,7 @@
  * Uses DATABASE_URL when set, else starts a throw-away PostgreSQL; runs attache's migrations;
  * attaches a file to a user; prints the blob; downloads it back and checks the bytes.
  */
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,13 @@ async function main(): Promise<void> {
     await dataSource.runMigrations();
     await dataSource.query('CREATE TABLE IF NOT EXISTS quickstart_users (id serial PRIMARY KEY, name varchar NOT NULL)');
 
-    const attache = await Attache.init({ dataSource, configFile: fileURLToPath(new URL('./config/storage.yml', import.meta.url)), service: 'local' });
+    const attache = await Attache.init({
+      dataSource,
+      configFile: fileURLToPath(new URL('./config/storage.yml', import.meta.url)),
+      service: 'local',
+      // Production apps set ATTACHE_SECRET (32+ characters); the quickstart makes one up.
+      secret: process.env.ATTACHE_SECRET ?? randomBytes(32).toString('hex'),
+    });
     const users = dataSource.getRepository(User);
     const user = await users.save(users.create({ name: 'Ada' }));
 

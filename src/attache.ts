@@ -1,7 +1,10 @@
 import { inspect } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { Blob } from './entities/Blob.ts';
-import { ConfigurationError } from './errors.ts';
+import { ConfigurationError, FileNotFoundError, InvalidSignatureError } from './errors.ts';
+import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
+import { Routes } from './http/routes.ts';
+import { MessageVerifier } from './signing/MessageVerifier.ts';
 import { findAttachmentsOfMany } from './model/attachment-store.ts';
 import { accessorOf } from './model/decorators.ts';
 import { definitionOf, definitionsOf, type AttachmentDefinition } from './model/definitions.ts';
@@ -24,8 +27,12 @@ export interface AttacheOptions {
   services?: Record<string, Record<string, unknown>>;
   /** The default service name (else ATTACHE_SERVICE, else the only service). */
   service?: string;
-  /** Secret for signed ids and URLs. */
+  /** Secret for signed ids and URLs: at least 32 characters (e.g. ATTACHE_SECRET). Required. */
   secret?: string;
+  /** Origin in front of app-served URLs (Disk, proxy), e.g. `https://app.example.com`; default: path-only URLs. */
+  baseUrl?: string;
+  /** Path prefix of attache's HTTP routes; default `/attache`. */
+  mount?: string;
   /** Where purge_later work goes (default: in-process). */
   queue?: JobQueue;
   /** Environment used for `${VAR}` / `ENV[...]` in the config and for ATTACHE_SERVICE (default process.env). */
@@ -38,14 +45,18 @@ export class Attache implements AttacheRuntime {
   static readonly adapters = globalAdapters;
 
   readonly registry: ServiceRegistry;
+  readonly verifier: MessageVerifier;
+  readonly routes: Routes;
   readonly purger: Purger;
   readonly queue: JobQueue;
   private readonly subscriber: AttacheSubscriber;
 
   private constructor(readonly dataSource: DataSource, options: AttacheOptions) {
     const env = options.env ?? process.env;
+    this.verifier = new MessageVerifier(options.secret);
+    this.routes = new Routes(this.verifier, { baseUrl: options.baseUrl, mount: options.mount });
     const config = options.services ? configFromObject(options.services) : loadConfig(resolveConfigFile(options.configFile, env));
-    this.registry = new ServiceRegistry(config, { env, defaultService: options.service });
+    this.registry = new ServiceRegistry(config, { env, defaultService: options.service, routes: this.routes });
     this.purger = new Purger(dataSource, (name) => this.service(name));
     this.queue = options.queue ?? new InProcessQueue((job) => this.perform(job));
     this.subscriber = new AttacheSubscriber(this);
@@ -76,9 +87,23 @@ export class Attache implements AttacheRuntime {
     return this.registry.service(typeof service === 'function' ? service(record) : service);
   }
 
-  /** The blob behind a signed id, or null. Needs `secret`. */
-  async findSigned(_signedId: string): Promise<Blob | null> {
-    throw new ConfigurationError('Signed blob ids are not available yet in this version of attache.');
+  /** The blob behind a signed id, or null when the id is tampered, expired, of another purpose, or the blob is gone. */
+  async findSigned(signedId: string): Promise<Blob | null> {
+    try {
+      return await this.findSignedOrFail(signedId);
+    } catch (error) {
+      if (error instanceof InvalidSignatureError || error instanceof FileNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  /** The blob behind a signed id. Throws InvalidSignatureError (with its reason) or FileNotFoundError. */
+  async findSignedOrFail(signedId: string): Promise<Blob> {
+    const id = this.verifier.verify<unknown>(signedId, 'blob_id');
+    if (typeof id !== 'string' || !/^\d+$/.test(id)) throw new InvalidSignatureError('tampered');
+    const blob = await this.dataSource.getRepository(Blob).findOneBy({ id });
+    if (!blob) throw new FileNotFoundError(`The blob of this signed id no longer exists.`);
+    return blob;
   }
 
   /**
@@ -100,6 +125,16 @@ export class Attache implements AttacheRuntime {
       }
     }
     return records;
+  }
+
+  /** The HTTP routes (Disk files, redirect, proxy) as a Node/Express/Connect handler: `(req, res, next?)`. */
+  handler(options?: HandlerOptions): NodeHandler {
+    return nodeHandler(this, options);
+  }
+
+  /** The same routes for Fetch-style runtimes (Hono, Next, Bun): resolves to a Response (404 when not ours). */
+  fetch(request: Request, options?: HandlerOptions): Promise<Response> {
+    return fetchHandler(this, options)(request);
   }
 
   /** Runs one background job (what a job-library worker calls). Idempotent. */

@@ -7,6 +7,7 @@ import { openTestDataSource, type TestDataSource } from './support/db.ts';
 import { Project, User, usersTable } from './support/entities.ts';
 import { removeDir, tempRoot } from './support/storage.ts';
 
+const SECRET = 'test-secret-that-is-long-enough-0123456789';
 let db: TestDataSource;
 let root: string;
 
@@ -41,13 +42,13 @@ describe('Attache.init (checklist 23)', () => {
     ['an unknown default service, listing the names', { service: 'nope' }, /Unknown storage service "nope".*"local", "amazon"/],
     ['several services and none chosen, listing the names', {}, /"local", "amazon"/],
   ])('fails at init for %s', async (_label, extra, message) => {
-    const init = Attache.init({ dataSource: db.dataSource, configFile: app(twoServices), env: {}, ...extra });
+    const init = Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(twoServices), env: {}, ...extra });
     await expect(init).rejects.toBeInstanceOf(ConfigurationError);
-    await expect(Attache.init({ dataSource: db.dataSource, configFile: app(twoServices), env: {}, ...extra })).rejects.toThrow(message);
+    await expect(Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(twoServices), env: {}, ...extra })).rejects.toThrow(message);
   });
 
   it('picks ATTACHE_SERVICE, builds services lazily, and names an unset variable only when its service is used', async () => {
-    const attache = await Attache.init({ dataSource: db.dataSource, configFile: app(twoServices), env: { ATTACHE_SERVICE: 'local' } });
+    const attache = await Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(twoServices), env: { ATTACHE_SERVICE: 'local' } });
     try {
       expect(attache.service()).toBeInstanceOf(DiskService);
       expect(() => attache.service('amazon')).toThrow(/"amazon".*SECRET_ROOT/);
@@ -61,7 +62,7 @@ describe('Attache.init (checklist 23)', () => {
     ['a missing root', 'x:\n  service: Disk\n', /"x" is missing the required setting "root"/],
     ['an unknown setting', 'x:\n  service: Disk\n  root: /tmp/x\n  kms_key_id: abc\n', /"x" has unknown setting "kms_key_id"/],
   ])('names the service and the setting for %s', async (_label, yaml, message) => {
-    const attache = await Attache.init({ dataSource: db.dataSource, configFile: app(yaml), env: {} });
+    const attache = await Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(yaml), env: {} });
     try {
       expect(() => attache.service()).toThrow(ConfigurationError);
       expect(() => attache.service()).toThrow(message);
@@ -71,9 +72,9 @@ describe('Attache.init (checklist 23)', () => {
   });
 
   it('never prints a secret from the environment in errors, JSON or inspect', async () => {
-    const secret = 'hunter2-very-secret';
+    const secret = 'hunter2-very-secret-and-long-enough-42';
     const yaml = `local:\n  service: Disk\n  root: /tmp/attache-\${TOKEN}\nbroken:\n  service: Disk\n  root: x\n  password: \${TOKEN}\n`;
-    const attache = await Attache.init({ dataSource: db.dataSource, configFile: app(yaml), env: { TOKEN: secret }, service: 'local', secret });
+    const attache = await Attache.init({ dataSource: db.dataSource, secret, configFile: app(yaml), env: { TOKEN: secret }, service: 'local' });
     try {
       let message = '';
       try {
@@ -90,8 +91,17 @@ describe('Attache.init (checklist 23)', () => {
     }
   });
 
+  it.each([
+    ['missing', undefined],
+    ['short', 'too-short'],
+  ])('refuses a %s secret at init', async (_label, secret) => {
+    const init = Attache.init({ dataSource: db.dataSource, secret, services: { local: { service: 'Disk', root } } });
+    await expect(init).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(Attache.init({ dataSource: db.dataSource, secret, services: { local: { service: 'Disk', root } } })).rejects.toThrow(/secret/);
+  });
+
   it('registers an adapter after init and uses it for a service of this Attache', async () => {
-    const attache = await Attache.init({ dataSource: db.dataSource, configFile: app('mem:\n  service: Memory\n  root: /tmp/mem\n'), env: {} });
+    const attache = await Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app('mem:\n  service: Memory\n  root: /tmp/mem\n'), env: {} });
     try {
       attache.registry.register('Memory', { settings: ['root'], create: (settings, { name }) => new DiskService({ name, root: String(settings['root']) }) as StorageService });
       expect(attache.service().name).toBe('mem');
@@ -103,7 +113,7 @@ describe('Attache.init (checklist 23)', () => {
   it('refuses a DataSource without attache\'s entities', async () => {
     const { DataSource } = await import('typeorm');
     const bare = new DataSource({ type: 'postgres', url: db.dataSource.options.type === 'postgres' ? (db.dataSource.options.url as string) : '', entities: [] });
-    await expect(Attache.init({ dataSource: bare, services: { local: { service: 'Disk', root } } })).rejects.toThrow(/attacheEntities/);
+    await expect(Attache.init({ dataSource: bare, secret: SECRET, services: { local: { service: 'Disk', root } } })).rejects.toThrow(/attacheEntities/);
     if (bare.isInitialized) await bare.destroy();
   });
 });

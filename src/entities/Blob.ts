@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { BeforeInsert, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
 import type { Attachment } from './Attachment.ts';
 import { blobMethods } from '../model/blob-methods.ts';
+import type { BlobUrlOptions } from '../model/blob-urls.ts';
 import { bigintNumber, jsonText, utcTimestamp } from './json-text.ts';
 
 /** A stored file: Rails' `active_storage_blobs` row. */
@@ -50,6 +51,21 @@ export class Blob {
   /** Deletes the row and the stored file. Refused (AttachmentError) while attachments remain. Idempotent. */
   purge(): Promise<void> {
     return blobMethods.purge(this);
+  }
+
+  /** A URL serving the file for `expiresIn` seconds (default 300, at most 604800); see BlobUrlOptions. */
+  url(options?: BlobUrlOptions): Promise<string> {
+    return blobMethods.url(this, options);
+  }
+
+  /** A signed id for this blob (`attache.findSigned`, `attach(signedId)`): permanent unless `expiresIn` seconds. */
+  signedId(options: { expiresIn?: number } = {}): string {
+    return blobMethods.signedId(this, options.expiresIn);
+  }
+
+  /** The app's proxy URL for this blob: the bytes stream through your app (see `attache.handler()`). */
+  proxyUrl(options?: { expiresIn?: number; filename?: string }): string {
+    return blobMethods.proxyUrl(this, options);
   }
 
   /** Enqueues the purge on the job queue. */

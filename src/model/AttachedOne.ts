@@ -4,6 +4,7 @@ import type { Blob } from '../entities/Blob.ts';
 import { FileNotFoundError } from '../errors.ts';
 import { Attached } from './Attached.ts';
 import { downloadVerified, streamLater } from './blob-io.ts';
+import type { BlobUrlOptions } from './blob-urls.ts';
 import type { AttachInput } from './input.ts';
 
 /** The accessor behind `@hasOneAttached()`: `await user.avatar.attach(file)`. */
@@ -28,9 +29,23 @@ export class AttachedOne extends Attached {
 
   /** The file's bytes, verified against the stored checksum. FileNotFoundError when nothing is attached. */
   async download(): Promise<Buffer> {
+    return downloadVerified(this.runtime(), await this.requireBlob());
+  }
+
+  /** A signed URL serving the file (see Blob#url). FileNotFoundError when nothing is attached. */
+  async url(options?: BlobUrlOptions): Promise<string> {
+    return (await this.requireBlob()).url(options);
+  }
+
+  /** The attached blob's signed id (see Blob#signedId). FileNotFoundError when nothing is attached. */
+  async signedId(options?: { expiresIn?: number }): Promise<string> {
+    return (await this.requireBlob()).signedId(options);
+  }
+
+  private async requireBlob(): Promise<Blob> {
     const blob = await this.blob();
     if (!blob) throw new FileNotFoundError(`Nothing is attached as ${this.name}.`);
-    return downloadVerified(this.runtime(), blob);
+    return blob;
   }
 
   /** A stream of the file's bytes; it errors with IntegrityError if they were altered in storage. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Attachment } from '../entities/Attachment.ts';
 import { Blob } from '../entities/Blob.ts';
-import { AttacheError, ArgumentError, InvalidSignatureError, PersistenceError } from '../errors.ts';
+import { AttacheError, ArgumentError, PersistenceError } from '../errors.ts';
 import type { StorageService } from '../services/Service.ts';
 import { deleteAttachments, findAttachments, insertAttachments, lockAttachment } from './attachment-store.ts';
 import { assertWithinLimits, uploadNewFile } from './blob-upload.ts';
@@ -34,8 +34,7 @@ export async function prepareBlobs(rt: AttacheRuntime, inputs: readonly Normaliz
 
 async function resolveBlob(rt: AttacheRuntime, input: NormalizedInput, definition: AttachmentDefinition, service: StorageService): Promise<Blob> {
   if (input.kind === 'file') return uploadNewFile(rt.dataSource, input, { service, limits: definition });
-  const blob = input.kind === 'blob' ? input.blob : await rt.findSigned(input.signedId);
-  if (!blob) throw new InvalidSignatureError('tampered');
+  const blob = input.kind === 'blob' ? input.blob : await rt.findSignedOrFail(input.signedId);
   if (!blob.id) throw new ArgumentError('Only a saved Blob can be attached; pass the file itself instead.');
   assertWithinLimits(definition, blob);
   return blob;

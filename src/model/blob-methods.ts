@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Blob } from '../entities/Blob.ts';
 import { ConfigurationError } from '../errors.ts';
 import { downloadVerified, streamLater } from './blob-io.ts';
+import { blobProxyUrl, blobUrl, signBlobId, type BlobUrlOptions } from './blob-urls.ts';
 import { runtimeFor, type AttacheRuntime } from './runtime.ts';
 
 function runtimeOf(blob: Blob): AttacheRuntime {
@@ -17,6 +18,9 @@ export const blobMethods = {
   purge: async (blob: Blob): Promise<void> => {
     await runtimeOf(blob).purger.purge(blob, 'refuse');
   },
+  url: (blob: Blob, options?: BlobUrlOptions): Promise<string> => blobUrl(runtimeOf(blob), blob, options),
+  signedId: (blob: Blob, expiresIn?: number): string => signBlobId(runtimeOf(blob), blob, expiresIn),
+  proxyUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobProxyUrl(runtimeOf(blob), blob, options),
   purgeLater: async (blob: Blob): Promise<void> => {
     await runtimeOf(blob).queue.enqueue({ type: 'purge', blobId: blob.id });
   },

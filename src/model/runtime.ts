@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Blob } from '../entities/Blob.ts';
+import type { Routes } from '../http/routes.ts';
+import type { MessageVerifier } from '../signing/MessageVerifier.ts';
 import type { StorageService } from '../services/Service.ts';
 import type { AttachmentDefinition } from './definitions.ts';
 import type { Purger } from './purge.ts';
@@ -16,6 +18,12 @@ export interface AttacheRuntime {
   serviceFor(definition: AttachmentDefinition, record: object): StorageService;
   /** The blob a signed id points at, or null when the signature is bad, expired or the blob gone. */
   findSigned(signedId: string): Promise<Blob | null>;
+  /** The blob a signed id points at. Throws InvalidSignatureError or FileNotFoundError. */
+  findSignedOrFail(signedId: string): Promise<Blob>;
+  /** Signs ids and tokens. */
+  readonly verifier: MessageVerifier;
+  /** Attache's app routes (proxy, redirect, Disk). */
+  readonly routes: Routes;
 }
 
 const runtimes: AttacheRuntime[] = [];

@@ -3,12 +3,15 @@ import { AttacheError, ConfigurationError } from '../errors.ts';
 import type { LoadedConfig } from './config.ts';
 import { interpolateService } from './interpolate.ts';
 import type { StorageService } from './Service.ts';
+import type { Routes } from '../http/routes.ts';
 
 /** What an adapter gets besides its settings: its own name, `Rails.root`, and the registry (for Mirror-like services). */
 export interface ServiceContext {
   name: string;
   appRoot: string;
   services: ServiceRegistry;
+  /** Attache's signed app routes (Disk URLs, proxy); absent when no secret was given. */
+  routes?: Routes;
 }
 
 export type ServiceCreator = (settings: Record<string, unknown>, context: ServiceContext) => StorageService;
@@ -55,6 +58,8 @@ export interface ServiceRegistryOptions {
   adapters?: AdapterRegistry;
   /** The service used when none is named; beats env.ATTACHE_SERVICE. */
   defaultService?: string;
+  /** Passed to adapters in their context. */
+  routes?: Routes;
 }
 
 /**
@@ -71,9 +76,11 @@ export class ServiceRegistry {
   private readonly built = new Map<string, StorageService>();
   private readonly building = new Set<string>();
   private resolvedDefault: string | undefined;
+  private readonly routes: Routes | undefined;
 
   constructor(config: LoadedConfig, options: ServiceRegistryOptions = {}) {
     this.config = config;
+    this.routes = options.routes;
     this.env = options.env ?? process.env;
     this.explicitDefault = options.defaultService;
     this.lookups = [this.localAdapters, ...(options.adapters ? [options.adapters] : []), globalAdapters];
@@ -164,7 +171,7 @@ export class ServiceRegistry {
     if (adapter === undefined) throw ConfigurationError.unknownAdapter(name, adapterName, this.adapterNames());
     validateSettings(name, adapter, settings);
     try {
-      return adapter.create(settings, { name, appRoot: this.config.appRoot, services: this });
+      return adapter.create(settings, { name, appRoot: this.config.appRoot, services: this, routes: this.routes });
     } catch (cause) {
       if (cause instanceof AttacheError) throw cause;
       // The cause's message may echo a setting value, so only its class is named here.

@@ -4,6 +4,9 @@ import { openTestDataSource, type TestDataSource } from './db.ts';
 import { projectsTable, Project, User, usersTable } from './entities.ts';
 import { removeDir, tempRoot } from './storage.ts';
 
+/** The secret every test Attache signs with. */
+export const TEST_SECRET = 'attache-test-secret-0123456789abcdef';
+
 export interface AttacheFixture {
   attache: Attache;
   db: TestDataSource;
@@ -21,6 +24,7 @@ export async function openAttache(options: { recordIdType?: RecordIdType } = {})
     dataSource: db.dataSource,
     services: { local: { service: 'Disk', root: local }, archive: { service: 'Disk', root: archive } },
     service: 'local',
+    secret: TEST_SECRET,
   });
   return {
     attache,

@@ -255,18 +255,24 @@ function asciiFilename(filename: string): string {
   return filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&');
 }
 
+interface DiskContext {
+  name: string;
+  appRoot: string;
+  routes?: { forDisk(service: string): DiskUrlBuilder };
+}
+
 /** The Disk adapter: settings `root` (required; relative to the app root) and `public`. */
 export const diskAdapter = {
   settings: ['root', 'public'] as const,
   required: ['root'] as const,
-  create(settings: Record<string, unknown>, context: { name: string; appRoot: string }): StorageService {
+  create(settings: Record<string, unknown>, context: DiskContext): StorageService {
     const { root, public: isPublic } = settings;
     if (!isNonEmpty(root)) throw ConfigurationError.invalidSetting(context.name, 'root', 'a non-empty path');
     if (isPublic !== undefined && typeof isPublic !== 'boolean') throw ConfigurationError.invalidSetting(context.name, 'public', 'true or false');
-    return new DiskService({ name: context.name, root: path.resolve(context.appRoot, root), public: isPublic });
+    return new DiskService({ name: context.name, root: path.resolve(context.appRoot, root), public: isPublic, urls: context.routes?.forDisk(context.name) });
   },
 } satisfies {
   settings: readonly string[];
   required: readonly string[];
-  create(settings: Record<string, unknown>, context: { name: string; appRoot: string }): StorageService;
+  create(settings: Record<string, unknown>, context: DiskContext): StorageService;
 };

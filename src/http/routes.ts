@@ -1,0 +1,88 @@
+import type { MessageVerifier } from '../signing/MessageVerifier.ts';
+import type { DirectUploadOptions, UrlOptions } from '../services/Service.ts';
+import { sanitizeFilename } from '../filename.ts';
+import type { Disposition } from './serving.ts';
+
+/** What a Disk download token carries: the served headers come from the signature only. */
+export interface DiskDownloadClaims {
+  key: string;
+  service: string;
+  disposition: Disposition;
+  contentType: string;
+  filename: string;
+}
+
+/** What a Disk direct-upload token carries: the PUT must match every field. */
+export interface DiskUploadClaims {
+  key: string;
+  service: string;
+  contentType: string;
+  contentLength: number;
+  checksum: string;
+}
+
+export interface RoutesOptions {
+  /** Origin put in front of every URL (`https://app.example.com`); '' gives path-only URLs. */
+  baseUrl?: string;
+  /** Path prefix of attache's routes; default `/attache`. */
+  mount?: string;
+}
+
+export type Route =
+  | { kind: 'disk'; token: string; filename?: string }
+  | { kind: 'redirect' | 'proxy'; signedId: string; filename: string }
+  | { kind: 'direct_uploads' };
+
+/** Builds and parses the URLs of attache's HTTP routes. Tokens come from the one MessageVerifier. */
+export class Routes {
+  readonly baseUrl: string;
+  readonly mount: string;
+
+  constructor(readonly verifier: MessageVerifier, options: RoutesOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
+    this.mount = `/${(options.mount ?? '/attache').replace(/^\/+|\/+$/g, '')}`.replace(/^\/$/, '');
+  }
+
+  /** A signed GET URL for a Disk object. */
+  diskDownload(service: string, key: string, options: UrlOptions): string {
+    const filename = sanitizeFilename(options.filename);
+    const claims: DiskDownloadClaims = { key, service, disposition: options.disposition, contentType: options.contentType, filename };
+    const token = this.verifier.sign(claims, 'disk_download', options.expiresIn);
+    return `${this.baseUrl}${this.mount}/disk/${token}/${encodeURIComponent(filename)}`;
+  }
+
+  /** A signed PUT URL for a Disk direct upload. */
+  diskUpload(service: string, key: string, options: DirectUploadOptions): string {
+    const claims: DiskUploadClaims = { key, service, contentType: options.contentType, contentLength: options.contentLength, checksum: options.checksum };
+    return `${this.baseUrl}${this.mount}/disk/${this.verifier.sign(claims, 'disk_upload', options.expiresIn)}`;
+  }
+
+  /** The Disk URL builder for one service (what DiskService's `urls` option takes). */
+  forDisk(service: string): { download(key: string, options: UrlOptions): string; upload(key: string, options: DirectUploadOptions): string } {
+    return { download: (key, options) => this.diskDownload(service, key, options), upload: (key, options) => this.diskUpload(service, key, options) };
+  }
+
+  /** The app URL that redirects to a fresh service URL for a signed blob id. */
+  redirect(signedId: string, filename: string): string {
+    return `${this.baseUrl}${this.mount}/blobs/redirect/${signedId}/${encodeURIComponent(sanitizeFilename(filename))}`;
+  }
+
+  /** The app URL that streams a signed blob through the app. */
+  proxy(signedId: string, filename: string): string {
+    return `${this.baseUrl}${this.mount}/blobs/proxy/${signedId}/${encodeURIComponent(sanitizeFilename(filename))}`;
+  }
+
+  /** The route a request path addresses, or null when it is not one of attache's. */
+  parse(pathname: string): Route | null {
+    if (!pathname.startsWith(`${this.mount}/`)) return null;
+    const parts = pathname.slice(this.mount.length + 1).split('/');
+    const [first, second, third, fourth, ...rest] = parts;
+    if (rest.length > 0) return null;
+    if (first === 'direct_uploads' && second === undefined) return { kind: 'direct_uploads' };
+    if (first === 'disk' && second && fourth === undefined) return { kind: 'disk', token: second, filename: third };
+    if (first === 'blobs' && (second === 'redirect' || second === 'proxy') && third && fourth) {
+      return { kind: second, signedId: third, filename: fourth };
+    }
+    return null;
+  }
+}
