@@ -1,0 +1,110 @@
+import type { Readable } from 'node:stream';
+import { inspect } from 'node:util';
+import { ConfigurationError } from '../../errors.ts';
+import type { ServiceContext } from '../registry.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+
+/**
+ * Rails' MirrorService: writes go to the primary and then to every mirror; reads and URLs come
+ * from the primary. Used to migrate between services without downtime.
+ */
+export class MirrorService implements StorageService {
+  constructor(readonly name: string, readonly primary: StorageService, readonly mirrors: readonly StorageService[]) {}
+
+  /**
+   * Uploads to the primary (streaming), then copies the stored bytes to each mirror with the
+   * primary's checksum. If a mirror fails, every copy made by this call is removed and the error rethrown.
+   */
+  async upload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadResult> {
+    const result = await this.primary.upload(key, body, options);
+    await this.#copyToMirrors(key, result, options);
+    return result;
+  }
+
+  async #copyToMirrors(key: string, result: UploadResult, options: UploadOptions): Promise<void> {
+    const done: StorageService[] = [];
+    try {
+      for (const mirror of this.mirrors) {
+        await mirror.upload(key, await this.primary.download(key), { ...options, checksum: result.checksum, byteSize: result.byteSize });
+        done.push(mirror);
+      }
+    } catch (error) {
+      await Promise.allSettled([this.primary, ...done].map((service) => service.delete(key)));
+      throw error;
+    }
+  }
+
+  /** Reads from the primary. */
+  download(key: string): Promise<Readable> {
+    return this.primary.download(key);
+  }
+
+  downloadRange(key: string, start: number, end: number): Promise<Readable> {
+    return this.primary.downloadRange(key, start, end);
+  }
+
+  /** Deletes from the primary and every mirror. Idempotent. */
+  async delete(key: string): Promise<void> {
+    await this.#everywhere((service) => service.delete(key));
+  }
+
+  async deletePrefixed(prefix: string): Promise<void> {
+    await this.#everywhere((service) => service.deletePrefixed(prefix));
+  }
+
+  exists(key: string): Promise<boolean> {
+    return this.primary.exists(key);
+  }
+
+  url(key: string, options: UrlOptions): Promise<string> {
+    return this.primary.url(key, options);
+  }
+
+  /** Direct uploads go to the primary only (as in Rails); mirror them later by re-uploading. */
+  urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
+    return this.primary.urlForDirectUpload(key, options);
+  }
+
+  headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
+    return this.primary.headersForDirectUpload(key, options);
+  }
+
+  /** Composes on the primary, then copies the result to the mirrors. */
+  async compose(sourceKeys: readonly string[], destinationKey: string, options: { contentType?: string; customMetadata?: Record<string, string> } = {}): Promise<UploadResult> {
+    const result = await this.primary.compose(sourceKeys, destinationKey, options);
+    await this.#copyToMirrors(destinationKey, result, { contentType: options.contentType });
+    return result;
+  }
+
+  async #everywhere(action: (service: StorageService) => Promise<void>): Promise<void> {
+    const results = await Promise.allSettled([this.primary, ...this.mirrors].map(action));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  toJSON(): { name: string; adapter: 'Mirror'; primary: string; mirrors: string[] } {
+    return { name: this.name, adapter: 'Mirror', primary: this.primary.name, mirrors: this.mirrors.map((m) => m.name) };
+  }
+
+  [inspect.custom](): string {
+    return `MirrorService ${JSON.stringify(this.toJSON())}`;
+  }
+}
+
+/** The Mirror adapter: `primary: name` and `mirrors: [names]` of other services in the same file. */
+export const mirrorAdapter = {
+  settings: ['primary', 'mirrors'] as const,
+  required: ['primary', 'mirrors'] as const,
+  create(settings: Record<string, unknown>, context: ServiceContext): StorageService {
+    const { primary, mirrors } = settings;
+    if (typeof primary !== 'string') throw ConfigurationError.invalidSetting(context.name, 'primary', 'the name of another service');
+    if (!Array.isArray(mirrors) || mirrors.length === 0 || !mirrors.every((m): m is string => typeof m === 'string')) {
+      throw ConfigurationError.invalidSetting(context.name, 'mirrors', 'a list of service names');
+    }
+    const names = [primary, ...mirrors];
+    if (names.includes(context.name) || new Set(names).size !== names.length) {
+      throw ConfigurationError.invalidSetting(context.name, 'mirrors', 'distinct services other than the mirror itself');
+    }
+    return new MirrorService(context.name, context.services.service(primary), mirrors.map((m) => context.services.service(m)));
+  },
+};
