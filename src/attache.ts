@@ -1,7 +1,10 @@
 import { inspect } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { Blob } from './entities/Blob.ts';
-import { ConfigurationError, FileNotFoundError, InvalidSignatureError } from './errors.ts';
+import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureError } from './errors.ts';
+import { asAttacheError } from './model/attach-ops.ts';
+import { uploadNewFile } from './model/blob-upload.ts';
+import { normalizeInput, type AttachInput } from './model/input.ts';
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
@@ -104,6 +107,23 @@ export class Attache implements AttacheRuntime {
     const blob = await this.dataSource.getRepository(Blob).findOneBy({ id });
     if (!blob) throw new FileNotFoundError(`The blob of this signed id no longer exists.`);
     return blob;
+  }
+
+  /**
+   * Uploads a file and saves its blob without attaching it (Rails' create_and_upload!), on the
+   * default service or `options.service`. Attach it later with `record.avatar.attach(blob)`.
+   * Nothing is kept when the upload or the insert fails.
+   */
+  async createAndUpload(input: AttachInput, options: { service?: string } = {}): Promise<Blob> {
+    const file = await normalizeInput(input);
+    if (file.kind !== 'file') throw new ArgumentError('createAndUpload takes a new file, not a Blob or a signed id.');
+    const blob = await uploadNewFile(this.dataSource, file, { service: this.service(options.service), limits: {} });
+    try {
+      return await this.dataSource.getRepository(Blob).save(blob);
+    } catch (error) {
+      await this.purger.deleteObjects(blob).catch(() => undefined);
+      throw asAttacheError(error, 'Could not save the blob.');
+    }
   }
 
   /**

@@ -43,6 +43,11 @@ export class Blob {
     return blobMethods.download(this);
   }
 
+  /** Downloads to a temporary file (verified), calls `fn(path)`, then removes the file. Returns fn's result. */
+  open<T>(fn: (file: string) => T | Promise<T>): Promise<T> {
+    return blobMethods.open(this, fn);
+  }
+
   /** A stream of the bytes; errors with IntegrityError at the end if they were altered. */
   stream(): Readable {
     return blobMethods.stream(this);

@@ -1,4 +1,9 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { Verify } from '../checksum.ts';
 import type { Blob } from '../entities/Blob.ts';
 import { FileNotFoundError } from '../errors.ts';
@@ -27,4 +32,19 @@ export function streamLater(rt: AttacheRuntime, load: () => Promise<Blob | null>
     })
     .catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
   return out;
+}
+
+/**
+ * Downloads the blob (verified) to a temporary file, calls `fn` with its path, and removes the
+ * file afterwards, whatever `fn` does (Rails' Blob#open). Returns what `fn` returns.
+ */
+export async function openAsFile<T>(rt: AttacheRuntime, blob: Blob, fn: (file: string) => T | Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'attache-open-'));
+  try {
+    const file = path.join(dir, `blob${path.extname(blob.filename)}`);
+    await pipelineAsync(await openVerified(rt, blob), createWriteStream(file, { mode: 0o600 }));
+    return await fn(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Blob } from '../entities/Blob.ts';
 import { ConfigurationError } from '../errors.ts';
-import { downloadVerified, streamLater } from './blob-io.ts';
+import { downloadVerified, openAsFile, streamLater } from './blob-io.ts';
 import { blobProxyUrl, blobUrl, signBlobId, type BlobUrlOptions } from './blob-urls.ts';
 import { runtimeFor, type AttacheRuntime } from './runtime.ts';
 
@@ -14,6 +14,7 @@ function runtimeOf(blob: Blob): AttacheRuntime {
 /** Blob behaviour that needs an initialized Attache; Blob's methods delegate here. */
 export const blobMethods = {
   download: (blob: Blob): Promise<Buffer> => downloadVerified(runtimeOf(blob), blob),
+  open: <T>(blob: Blob, fn: (file: string) => T | Promise<T>): Promise<T> => openAsFile(runtimeOf(blob), blob, fn),
   stream: (blob: Blob): Readable => streamLater(runtimeOf(blob), async () => blob),
   purge: async (blob: Blob): Promise<void> => {
     await runtimeOf(blob).purger.purge(blob, 'refuse');

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5Base64 } from '../../src/checksum.ts';
-import { Attachment, Blob, FileNotFoundError } from '../../src/index.ts';
-import { openAttache, type AttacheFixture } from '../support/attache.ts';
+import { Attachment, Blob, FileNotFoundError, InvalidSignatureError } from '../../src/index.ts';
+import { MessageVerifier } from '../../src/signing/MessageVerifier.ts';
+import { openAttache, TEST_SECRET, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { filesUnder } from '../support/storage.ts';
 
@@ -108,5 +109,47 @@ describe('attach on a saved record', () => {
     await f.attache.drain();
     expect(await f.db.dataSource.getRepository(Blob).findOneBy({ id: blob.id })).toBeNull();
     expect(await f.attache.service('local').exists(blob.key)).toBe(false);
+  });
+});
+
+describe('blobs on their own', () => {
+  it('createAndUpload stores an unattached blob that can be attached later, also by signed id', async () => {
+    const blob = await f.attache.createAndUpload({ io: png, filename: 'later.png' });
+    expect(blob.id).toBeTruthy();
+    expect(blob.contentType).toBe('image/png');
+    const ada = await newUser();
+    await ada.avatar.attach(blob);
+    expect((await ada.avatar.blob())!.id).toBe(blob.id);
+    const bob = await newUser();
+    await bob.avatar.attach(blob.signedId());
+    expect(await bob.avatar.download()).toEqual(png);
+    expect(await f.attache.findSigned(blob.signedId())).toMatchObject({ id: blob.id, key: blob.key });
+    expect(await f.attache.findSigned(`${blob.signedId()}x`)).toBeNull();
+  });
+
+  it.each([['garbage'], ['a.b'], ['']])('refuses to attach a bad signed id %j', async (id) => {
+    const user = await newUser();
+    await expect(user.avatar.attach(id)).rejects.toBeInstanceOf(InvalidSignatureError);
+    expect(await user.avatar.attached()).toBe(false);
+  });
+
+  it('a signed id with expiresIn attaches now and is refused after it expires', async () => {
+    const blob = await f.attache.createAndUpload({ io: png, filename: 'soon.png' });
+    const verifier = new MessageVerifier(TEST_SECRET, () => Date.now() + 61_000);
+    const user = await newUser();
+    const expiring = blob.signedId({ expiresIn: 60 });
+    expect(() => verifier.verify(expiring, 'blob_id')).toThrow(InvalidSignatureError);
+    await user.avatar.attach(expiring);
+    expect(await user.avatar.attached()).toBe(true);
+  });
+
+  it('open gives a temporary file with the bytes and removes it afterwards', async () => {
+    const blob = await f.attache.createAndUpload({ io: png, filename: 'open.png' });
+    const seen = await blob.open(async (file) => {
+      expect(file.endsWith('.png')).toBe(true);
+      return { file, bytes: await readFile(file) };
+    });
+    expect(seen.bytes).toEqual(png);
+    await expect(readFile(seen.file)).rejects.toThrow(/ENOENT/);
   });
 });
