@@ -5,6 +5,7 @@ import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureE
 import { asAttacheError } from './model/attach-ops.ts';
 import { uploadNewFile } from './model/blob-upload.ts';
 import { normalizeInput, type AttachInput } from './model/input.ts';
+import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse } from './model/direct-upload.ts';
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
@@ -124,6 +125,15 @@ export class Attache implements AttacheRuntime {
       await this.purger.deleteObjects(blob).catch(() => undefined);
       throw asAttacheError(error, 'Could not save the blob.');
     }
+  }
+
+  /**
+   * Starts a direct upload for `Entity#attachment`: the server picks the service and enforces the
+   * attachment's limits, saves the blob row, and returns its signed id with the URL and headers the
+   * client must PUT to. Attach with the signed id afterwards; it is verified then.
+   */
+  createDirectUpload(request: DirectUploadRequest): Promise<DirectUploadResponse> {
+    return createDirectUpload(this, request);
   }
 
   /**

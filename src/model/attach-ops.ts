@@ -8,6 +8,7 @@ import { assertWithinLimits, uploadNewFile } from './blob-upload.ts';
 import type { AttachmentDefinition } from './definitions.ts';
 import type { NormalizedInput } from './input.ts';
 import type { RecordRef } from './record-ref.ts';
+import { isIdentified, verifyDirectUpload } from './verify-upload.ts';
 import type { AttacheRuntime } from './runtime.ts';
 
 export interface PreparedBlobs {
@@ -36,6 +37,7 @@ async function resolveBlob(rt: AttacheRuntime, input: NormalizedInput, definitio
   if (input.kind === 'file') return uploadNewFile(rt.dataSource, input, { service, limits: definition });
   const blob = input.kind === 'blob' ? input.blob : await rt.findSignedOrFail(input.signedId);
   if (!blob.id) throw new ArgumentError('Only a saved Blob can be attached; pass the file itself instead.');
+  if (!isIdentified(blob)) return verifyDirectUpload(rt, blob, definition);
   assertWithinLimits(definition, blob);
   return blob;
 }

@@ -85,6 +85,13 @@ export interface StorageService {
   /** The headers the client must send with the direct-upload PUT. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string>;
 
+  /**
+   * Optional: checks what the server reports about a stored object (SecureS3: its encryption) against
+   * this service's configuration, and returns facts for the blob's metadata. Throws EncryptionError.
+   * Called before a directly uploaded blob is attached.
+   */
+  verifyStored?(key: string): Promise<{ metadata?: Record<string, unknown> }>;
+
   /** Concatenates the source objects, in order, into `destinationKey`. */
   compose(sourceKeys: readonly string[], destinationKey: string, options?: { contentType?: string; customMetadata?: Record<string, string> }): Promise<UploadResult>;
 }
