@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Starts (or finds) one PostgreSQL for the whole run and provides its URL as `databaseUrl`.
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['test/support/global-setup.ts', 'test/support/s3-global-setup.ts'],
     testTimeout: 30_000,
     // An embedded PostgreSQL takes a few seconds to initialise; a container may need an image pull.
     hookTimeout: 120_000,

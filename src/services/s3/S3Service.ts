@@ -1,0 +1,265 @@
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { inspect } from 'node:util';
+import { ArgumentError, FileNotFoundError, StorageAccessError } from '../../errors.ts';
+import { contentDisposition } from '../../http/serving.ts';
+import { assertValidKey } from '../../keys.ts';
+import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
+import type { ServiceContext } from '../registry.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import { copyCompose, copyPlan } from './compose.ts';
+import { concatenate, getObject, measureObject, type ReadTarget } from './download.ts';
+import { sseParams, type Encryption, type EncryptionAnswer } from './encryption.ts';
+import { translateS3Error } from './errors.ts';
+import { S3_SETTINGS, s3Options } from './settings.ts';
+import { isByteCount, writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
+import { directUploadHeaders, objectUrl, presignedGet, presignedPut, type UrlTarget } from './urls.ts';
+
+export interface S3ServiceOptions {
+  name: string;
+  bucket: string;
+  /** Built by createS3Client (client.ts): WHEN_REQUIRED checksums, part Content-MD5, debug log. */
+  client: S3Client;
+  region: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  /** Objects are world-readable: url() gives the plain object URL. */
+  public?: boolean;
+  /** Bodies of at most this many bytes go as one PutObject (default 100 MiB; buffered, see upload.ts). */
+  multipartThreshold?: number;
+  /** Multipart part size (default 8 MiB, at most the threshold). */
+  partSize?: number;
+  /** Parts in flight per upload (default 4); memory is about queueSize × partSize. */
+  queueSize?: number;
+  /** Extra PutObject parameters (Rails' `upload:` options). */
+  upload?: ObjectParams;
+}
+
+interface WriteOptions {
+  contentType?: string;
+  filename?: string;
+  disposition?: 'inline' | 'attachment';
+  customMetadata?: Record<string, string>;
+}
+
+const MIB = 1024 * 1024;
+const DELETE_BATCH = 1000;
+
+/**
+ * Stores objects in an S3 bucket (AWS or S3-compatible). Every request's SSE parameters come
+ * from `sseParams` (encryption.ts); every SDK error leaves through `translateS3Error` (errors.ts).
+ */
+export class S3Service implements StorageService {
+  readonly name: string;
+  readonly bucket: string;
+  readonly client: S3Client;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly public: boolean;
+  readonly multipartThreshold: number;
+  readonly partSize: number;
+  readonly #options: S3ServiceOptions;
+
+  constructor(options: S3ServiceOptions) {
+    this.name = options.name;
+    this.bucket = options.bucket;
+    this.client = options.client;
+    this.region = options.region;
+    this.endpoint = options.endpoint;
+    this.public = options.public ?? false;
+    this.multipartThreshold = options.multipartThreshold ?? 100 * MIB;
+    this.partSize = Math.min(options.partSize ?? 8 * MIB, this.multipartThreshold);
+    this.#options = options;
+  }
+
+  /** The encryption every write applies: none for plain S3 (SecureS3Service overrides). */
+  protected get encryption(): Encryption | undefined {
+    return undefined;
+  }
+
+  /**
+   * Returns the MD5 and size measured while streaming (never an ETag). Throws InvalidKeyError, ArgumentError, IntegrityError,
+   * FileTooLargeError, StorageAccessError or EncryptionError; the body's own error unchanged. Keeps nothing on failure.
+   */
+  async upload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadResult> {
+    assertValidKey(key);
+    return this.#confirmed(key, await writeObject(this.#writeTarget(key, options), body, options));
+  }
+
+  /** Returns a stream of the object. Throws FileNotFoundError when missing; a failing stream errors with StorageAccessError. */
+  async download(key: string): Promise<Readable> {
+    assertValidKey(key);
+    return getObject(this.#readTarget(key));
+  }
+
+  /** Returns bytes start..end inclusive (end clamped to EOF). Throws ArgumentError for a bad or unsatisfiable range, FileNotFoundError when missing. */
+  async downloadRange(key: string, start: number, end: number): Promise<Readable> {
+    assertValidKey(key);
+    if (!isByteCount(start) || !isByteCount(end) || end < start) {
+      throw new ArgumentError(`Invalid byte range ${String(start)}-${String(end)}: expected integers with 0 <= start <= end.`);
+    }
+    return getObject(this.#readTarget(key), { start, end });
+  }
+
+  /** Removes the object. Idempotent. Throws InvalidKeyError or StorageAccessError. */
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    await this.request('delete', key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
+  /** Removes every object whose key starts with `prefix` (literally: S3 prefixes never glob), a page of ≤1000 at a time. Idempotent. */
+  async deletePrefixed(prefix: string): Promise<void> {
+    assertValidKey(prefix, 'prefix');
+    let token: string | undefined;
+    do {
+      const page = await this.request('list objects under', prefix, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: DELETE_BATCH })),
+      );
+      const keys = (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [{ Key: object.Key }]));
+      if (keys.length > 0) await this.#deleteBatch(prefix, keys);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  /** Returns whether the object exists (HeadObject). Throws InvalidKeyError or StorageAccessError, never FileNotFoundError. */
+  async exists(key: string): Promise<boolean> {
+    assertValidKey(key);
+    try {
+      await this.head(key);
+      return true;
+    } catch (error) {
+      if (error instanceof FileNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** A presigned GET (disposition and type signed) or, for a public service, the plain object URL. ArgumentError for a bad expiresIn, before any SDK call. */
+  async url(key: string, options: UrlOptions): Promise<string> {
+    assertValidKey(key);
+    assertExpiresIn(options.expiresIn);
+    if (this.public) return objectUrl({ bucket: this.bucket, region: this.region, endpoint: this.endpoint, forcePathStyle: this.#options.forcePathStyle ?? false }, key);
+    return this.request('sign a URL for', key, () => presignedGet(this.#urlTarget(key), options));
+  }
+
+  /** A presigned PUT signing Content-Type, Content-Length, Content-MD5 and the SSE headers. ArgumentError for bad options, before any SDK call. */
+  async urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
+    assertValidKey(key);
+    return this.request('sign a direct upload for', key, () => presignedPut(this.#urlTarget(key), options));
+  }
+
+  /** The headers the direct-upload PUT must carry: type, MD5, disposition (with a filename), metadata and the SSE headers. */
+  headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
+    assertValidKey(key);
+    return directUploadHeaders(this.encryption, options);
+  }
+
+  /**
+   * Concatenates the sources into `destinationKey`: server-side with UploadPartCopy when S3 allows it
+   * (every part but the last ≥ 5 MiB), else by streaming them through the upload path. Returns the
+   * MD5 of the stored result, read back through Measure. FileNotFoundError for a missing source, and then nothing is stored.
+   */
+  async compose(sourceKeys: readonly string[], destinationKey: string, options: WriteOptions = {}): Promise<UploadResult> {
+    assertValidKey(destinationKey);
+    for (const key of sourceKeys) assertValidKey(key);
+    const sources = [];
+    for (const key of sourceKeys) sources.push({ key, size: (await this.head(key)).ContentLength ?? 0 });
+    const target = this.#writeTarget(destinationKey, options);
+    const plan = copyPlan(sources);
+    if (plan === undefined) {
+      const bytes = Readable.from(concatenate(sourceKeys.map((key) => this.#readTarget(key))), { objectMode: false });
+      return this.#confirmed(destinationKey, await writeObject(target, bytes, {}));
+    }
+    const answer = await copyCompose({ ...target, copySourceParams: sseParams(this.encryption, 'copySource') }, plan);
+    const metadata = await this.confirmWrite(destinationKey, answer);
+    return { ...(await measureObject(this.#readTarget(destinationKey))), ...(metadata && { metadata }) };
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, adapter: 'S3', bucket: this.bucket, region: this.region, ...(this.endpoint !== undefined && { endpoint: this.endpoint }), public: this.public };
+  }
+
+  [inspect.custom](): Record<string, unknown> {
+    return this.toJSON();
+  }
+
+  /** Checks a write's answer and returns facts for the blob's metadata. Plain S3 checks nothing; SecureS3 fails closed here. */
+  protected async confirmWrite(_key: string, _answer: EncryptionAnswer): Promise<Record<string, unknown> | undefined> {
+    return undefined;
+  }
+
+  /** HeadObject with the SSE `read` parameters. Throws FileNotFoundError when missing. */
+  protected async head(key: string): Promise<HeadObjectCommandOutput> {
+    return this.request('inspect', key, () => this.client.send(new HeadObjectCommand({ ...sseParams(this.encryption, 'read'), Bucket: this.bucket, Key: key })));
+  }
+
+  /** Runs an SDK call; its error leaves as an AttacheError (errors.ts). */
+  protected async request<T>(action: string, key: string | undefined, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw translateS3Error(error, { service: this.name, action, key });
+    }
+  }
+
+  async #confirmed(key: string, written: Written): Promise<UploadResult> {
+    const metadata = await this.confirmWrite(key, written.answer);
+    return { checksum: written.checksum, byteSize: written.byteSize, ...(metadata && { metadata }) };
+  }
+
+  /** Where a write goes; its object parameters end with the SSE `write` ones, so nothing can override them. */
+  #writeTarget(key: string, options: WriteOptions): WriteTarget {
+    const objectParams: ObjectParams = {
+      ...this.#options.upload,
+      ...(options.contentType !== undefined && { ContentType: options.contentType }),
+      ...(options.filename !== undefined && { ContentDisposition: contentDisposition(options.disposition ?? 'inline', options.filename) }),
+      ...(options.customMetadata !== undefined && { Metadata: options.customMetadata }),
+      ...sseParams(this.encryption, 'write'),
+    };
+    return {
+      client: this.client,
+      bucket: this.bucket,
+      key,
+      objectParams,
+      partParams: sseParams(this.encryption, 'part'),
+      threshold: this.multipartThreshold,
+      partSize: this.partSize,
+      queueSize: this.#options.queueSize ?? 4,
+      fail: (error, about = key) => translateS3Error(error, { service: this.name, action: 'write', key: about }),
+    };
+  }
+
+  #urlTarget(key: string): UrlTarget {
+    return { client: this.client, bucket: this.bucket, key, encryption: this.encryption };
+  }
+
+  #readTarget(key: string): ReadTarget {
+    const fail = (error: unknown) => translateS3Error(error, { service: this.name, action: 'read', key });
+    return { client: this.client, bucket: this.bucket, key, sse: sseParams(this.encryption, 'read'), fail };
+  }
+
+  async #deleteBatch(prefix: string, keys: { Key: string }[]): Promise<void> {
+    const answer = await this.request('delete objects under', prefix, () =>
+      this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } })),
+    );
+    const failed = answer.Errors ?? [];
+    if (failed.length > 0) {
+      throw new StorageAccessError(`S3 service "${this.name}" could not delete ${failed.length} objects under "${prefix}" (${failed[0]?.Code ?? 'unknown'}).`);
+    }
+  }
+}
+
+/** The S3 adapter: see settings.ts for the settings (`bucket` required). */
+export const s3Adapter = {
+  settings: S3_SETTINGS,
+  required: ['bucket'] as const,
+  create(settings: Record<string, unknown>, context: Pick<ServiceContext, 'name'>): StorageService {
+    return new S3Service(s3Options(context.name, settings));
+  },
+};

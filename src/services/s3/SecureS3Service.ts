@@ -1,0 +1,100 @@
+import { ConfigurationError, EncryptionError } from '../../errors.ts';
+import { assertValidKey } from '../../keys.ts';
+import type { ServiceContext } from '../registry.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UrlOptions } from '../Service.ts';
+import { answersEncryption, describeEncryption, encryptionFacts, encryptionMismatch, type Encryption, type EncryptionAnswer } from './encryption.ts';
+import { S3Service, type S3ServiceOptions } from './S3Service.ts';
+import { encryptionFrom, s3Options, SECURE_S3_SETTINGS } from './settings.ts';
+
+export interface SecureS3ServiceOptions extends S3ServiceOptions {
+  /** Applied to every write; see encryption.ts. */
+  encryption: Encryption;
+}
+
+/**
+ * S3 that encrypts every object (SSE-KMS by default, with the configured key) on every write path,
+ * and fails closed: after each write it reads the server's answer (or a HeadObject when the answer
+ * is silent) and, if the algorithm or key differs from what was asked, deletes the object and
+ * throws EncryptionError. Blobs record `metadata.encryption = { algorithm, kmsKeyId }`.
+ */
+export class SecureS3Service extends S3Service {
+  readonly #encryption: Encryption;
+
+  constructor(options: SecureS3ServiceOptions) {
+    if (options.public) {
+      throw new ConfigurationError(`Service "${options.name}" (SecureS3) cannot be public: encrypted objects are served only through signed URLs.`);
+    }
+    super(options);
+    this.#encryption = options.encryption;
+  }
+
+  protected override get encryption(): Encryption {
+    return this.#encryption;
+  }
+
+  /** A presigned GET. Throws ConfigurationError in SSE-C mode: a browser cannot send the key, so such objects go through the app's proxy route. */
+  override async url(key: string, options: UrlOptions): Promise<string> {
+    this.#refuseCustomerKey('url()');
+    return super.url(key, options);
+  }
+
+  /** A presigned PUT that also signs the SSE headers. ConfigurationError in SSE-C mode (the key would go to the client). */
+  override async urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
+    this.#refuseCustomerKey('urlForDirectUpload()');
+    return super.urlForDirectUpload(key, options);
+  }
+
+  /** The direct-upload headers, SSE headers included. ConfigurationError in SSE-C mode. */
+  override headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
+    this.#refuseCustomerKey('headersForDirectUpload()');
+    return super.headersForDirectUpload(key, options);
+  }
+
+  /**
+   * Checks an object written by someone else (a direct upload) as after attache's own writes:
+   * HeadObject, then fail closed. Returns the blob metadata facts. Throws EncryptionError (object deleted) or FileNotFoundError.
+   */
+  async verifyStored(key: string): Promise<{ metadata: { encryption: { algorithm: string; kmsKeyId?: string } } }> {
+    assertValidKey(key);
+    return { metadata: await this.confirmWrite(key, {}) };
+  }
+
+  /** Fail closed: anything but a confirmed match (a mismatch, a silent server, a failed HEAD) deletes the object and throws. */
+  protected override async confirmWrite(key: string, answer: EncryptionAnswer): Promise<{ encryption: { algorithm: string; kmsKeyId?: string } }> {
+    let confirmed: EncryptionAnswer;
+    try {
+      confirmed = answersEncryption(answer) ? answer : await this.head(key);
+    } catch (error) {
+      await this.delete(key).catch(() => undefined);
+      throw error;
+    }
+    const mismatch = encryptionMismatch(this.#encryption, confirmed);
+    if (mismatch === undefined) return { encryption: encryptionFacts(this.#encryption, confirmed) };
+    const deleted = await this.delete(key).then(() => true, () => false);
+    throw new EncryptionError(
+      `SecureS3 service "${this.name}" refused "${key}": ${mismatch}. ${deleted ? 'The object was deleted.' : 'Deleting the object failed too: remove it by hand.'}`,
+    );
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), adapter: 'SecureS3', encryption: describeEncryption(this.#encryption) };
+  }
+
+  #refuseCustomerKey(operation: string): void {
+    if (this.#encryption.mode === 'customer') {
+      throw new ConfigurationError(
+        `Service "${this.name}" uses SSE-C: ${operation} is not available, because a client cannot send the key. Serve SSE-C objects through the app's proxy route.`,
+      );
+    }
+  }
+}
+
+/** The SecureS3 adapter: S3's settings plus kms_key_id, server_side_encryption, bucket_key_enabled, encryption_context, sse_customer_key. */
+export const secureS3Adapter = {
+  settings: SECURE_S3_SETTINGS,
+  required: ['bucket'] as const,
+  create(settings: Record<string, unknown>, context: Pick<ServiceContext, 'name'>): StorageService {
+    const encryption = encryptionFrom(context.name, settings);
+    return new SecureS3Service({ ...s3Options(context.name, settings), encryption });
+  },
+};

@@ -1,0 +1,59 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { md5Base64 } from '../../checksum.ts';
+import { logExchange, type DebugLogger, type LoggedRequest } from './debug-log.ts';
+
+export interface S3ClientOptions {
+  region: string;
+  /** For S3-compatible servers (RGW, MinIO); AWS when absent. */
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  /** Static credentials; the SDK's default chain (env, profile, instance role) when absent. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Where the HTTP debug log goes; no log when absent. */
+  debugLog?: DebugLogger;
+}
+
+/**
+ * An S3Client for attache: flexible checksums only when an operation requires one (attache sends
+ * Content-MD5 itself; the SDK's aws-chunked trailers break stream bodies on S3-compatible servers),
+ * a Content-MD5 on every UploadPart, and the optional debug log.
+ */
+export function createS3Client(options: S3ClientOptions): S3Client {
+  const client = new S3Client({
+    region: options.region,
+    ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
+    forcePathStyle: options.forcePathStyle ?? false,
+    ...(options.credentials !== undefined && { credentials: options.credentials }),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  addPartChecksum(client);
+  if (options.debugLog) addDebugLog(client, options.debugLog);
+  return client;
+}
+
+/**
+ * Every UploadPart (lib-storage's parts included) carries the Content-MD5 of its bytes, so S3
+ * refuses a part corrupted in transit with BadDigest. Parts are in memory already (Buffer).
+ */
+function addPartChecksum(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Body?: unknown; ContentMD5?: string };
+      if (context.commandName === 'UploadPartCommand' && input.Body instanceof Uint8Array && input.ContentMD5 === undefined) {
+        return next({ ...args, input: { ...args.input, ContentMD5: md5Base64(input.Body) } });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'attachePartChecksum', override: true },
+  );
+}
+
+/** Logs each signed request and its raw answer; at the end of the deserialize step, so once per attempt. */
+function addDebugLog(client: S3Client, log: DebugLogger): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) =>
+      logExchange(log, context.commandName ?? 'request', args.request as LoggedRequest, () => next(args)),
+    { step: 'deserialize', priority: 'low', name: 'attacheDebugHttp', override: true },
+  );
+}

@@ -1,0 +1,79 @@
+import {
+  AttacheError,
+  ArgumentError,
+  EncryptionError,
+  FileNotFoundError,
+  IntegrityError,
+  StorageAccessError,
+} from '../../errors.ts';
+
+/** What was being done when S3 failed, for the message. Never holds secrets. */
+export interface S3ErrorContext {
+  service: string;
+  /** A verb phrase: "upload", "download", "list objects", … */
+  action: string;
+  key?: string;
+}
+
+const DIGEST_CODES = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentSHA256Mismatch']);
+const ACCESS_CODES = new Set([
+  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired',
+  'AllAccessDisabled', 'AccountProblem', 'CredentialsProviderError',
+]);
+// Codes of a request that has no object to act on.
+const NOT_AN_OBJECT = new Set(['NoSuchBucket', 'NoSuchUpload']);
+
+/**
+ * Invariant: every AWS SDK error leaves an S3 service through here, as an AttacheError with the
+ * SDK error as `cause`. Messages name the S3 error code, never a header value or a server message.
+ * NoSuchKey / 404 → FileNotFoundError; BadDigest → IntegrityError; KMS and SSE-C failures →
+ * EncryptionError; AccessDenied and other credential failures → StorageAccessError; 416 → ArgumentError.
+ */
+export function translateS3Error(error: unknown, context: S3ErrorContext): AttacheError {
+  if (error instanceof AttacheError) return error;
+  const { code, status, message } = describe(error);
+  const { key } = context;
+  const where = `S3 service "${context.service}" could not ${context.action}${key === undefined ? '' : ` "${key}"`}`;
+  if (key !== undefined && (code === 'NoSuchKey' || code === 'NotFound' || (status === 404 && !NOT_AN_OBJECT.has(code)))) {
+    return FileNotFoundError.forKey(key, error);
+  }
+  if (DIGEST_CODES.has(code)) return new IntegrityError(`${where}: S3 rejected the bytes as corrupted (${code}).`, { cause: error });
+  if (code === 'InvalidRange' || status === 416) return new ArgumentError(`${where}: the range is not satisfiable.`, { cause: error });
+  if (isEncryptionFailure(code, message)) {
+    return new EncryptionError(`${where}: the server refused the encryption key or algorithm (${code || status}).`, { cause: error });
+  }
+  if (ACCESS_CODES.has(code) || status === 403) return new StorageAccessError(`${where}: access denied (${code || status}).`, { cause: error });
+  if (code === 'NoSuchBucket') return new StorageAccessError(`${where}: the bucket does not exist.`, { cause: error });
+  return new StorageAccessError(`${where} (${code || status || 'network error'}).`, { cause: error });
+}
+
+/** KMS errors (AWS `KMS.*`, RGW's "Failed to retrieve the actual key, kms-keyid") and SSE-C refusals. */
+function isEncryptionFailure(code: string, message: string): boolean {
+  if (code.startsWith('KMS.') || /kms/i.test(message)) return true;
+  if (code === 'InvalidArgument' || code === 'InvalidRequest' || code === 'InvalidEncryptionAlgorithmError') {
+    return /encrypt|customer|sse|hash of the key/i.test(message);
+  }
+  return false;
+}
+
+interface Described {
+  code: string;
+  status: number | undefined;
+  message: string;
+}
+
+function describe(error: unknown): Described {
+  if (typeof error !== 'object' || error === null) return { code: '', status: undefined, message: '' };
+  const e = error as { name?: unknown; Code?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const name = typeof e.name === 'string' && e.name !== 'Error' ? e.name : '';
+  // S3 answers carry `Code` (or only a name when the body was empty); network errors carry a Node `code`.
+  const rawCode = typeof e.Code === 'string' ? e.Code : status !== undefined ? name : typeof e.code === 'string' ? e.code : name;
+  const code = rawCode === 'Unknown' || rawCode === 'UnknownError' ? '' : rawCode;
+  return { code, status, message: typeof e.message === 'string' ? e.message : '' };
+}
+
+/** Whether the error is S3 saying the multipart upload is already gone (an abort's idempotent case). */
+export function isNoSuchUpload(error: unknown): boolean {
+  return describe(error).code === 'NoSuchUpload';
+}
