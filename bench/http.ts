@@ -1,0 +1,167 @@
+/**
+ * HTTP bench: `npm run bench:http` (not part of `npm test`; bounded to well under a minute).
+ * 1. Disk URL signing rate: `blob.url()` per second, next to a bare HMAC-SHA256 of the same size.
+ * 2. Streaming a 64 MiB blob N times through `attache.handler()` (proxy and Disk routes) against a
+ *    plain `fs.createReadStream(path).pipe(res)` server, in the same process and run, on 127.0.0.1.
+ * Prints MB/s and the ratio attache ÷ raw. Uses DATABASE_URL, else a throw-away PostgreSQL.
+ * Knobs: BENCH_MIB (default 64), BENCH_ROUNDS (default 5), BENCH_SIGN_MS (default 1500).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Attache, attacheEntities, hasOneAttached, type AttachedOne, type Blob } from '../src/index.ts';
+import { startDatabase } from '../src/support/database.ts';
+import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
+
+@Entity({ name: 'bench_http_users' })
+class User {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'varchar' }) name!: string;
+  @hasOneAttached({ dependent: 'purge' }) file!: AttachedOne;
+}
+
+const MIB = 1024 * 1024;
+const SIZE = Number(process.env.BENCH_MIB ?? 64) * MIB;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SIGN_MS = Number(process.env.BENCH_SIGN_MS ?? 1500);
+const DEADLINE_MS = 55_000;
+
+async function main(): Promise<void> {
+  const guard = setTimeout(() => {
+    console.error(`bench: over ${DEADLINE_MS / 1000} s, giving up`);
+    process.exit(2);
+  }, DEADLINE_MS).unref();
+  const database = await startDatabase();
+  const root = await mkdtemp(path.join(tmpdir(), 'attache-bench-'));
+  const dataSource = new DataSource({ type: 'postgres', url: database.url, entities: [...attacheEntities, User], migrations: [CreateActiveStorageTables1700000000000] });
+  try {
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    await dataSource.query('CREATE TABLE IF NOT EXISTS bench_http_users (id serial PRIMARY KEY, name varchar NOT NULL)');
+    const attache = await Attache.init({ dataSource, services: { local: { service: 'Disk', root } }, secret: randomBytes(32).toString('hex') });
+    const users = dataSource.getRepository(User);
+    const user = await users.save(users.create({ name: 'bench' }));
+    const source = path.join(root, 'source.bin');
+    await writeRandomFile(source, SIZE);
+    await user.file.attach({ path: source, filename: 'big.bin' });
+    const blob = (await user.file.blob())!;
+    console.log(`PostgreSQL: ${database.source}; blob: ${SIZE / MIB} MiB; ${ROUNDS} rounds per server\n`);
+
+    await benchSigning(blob);
+    await benchStreaming(attache, blob, path.join(root, blob.key.slice(0, 2), blob.key.slice(2, 4), blob.key));
+
+    await users.remove(user);
+    await attache.close();
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await database.stop();
+    await rm(root, { recursive: true, force: true });
+    clearTimeout(guard);
+  }
+}
+
+async function benchSigning(blob: Blob): Promise<void> {
+  const sample = await blob.url();
+  const key = randomBytes(32);
+  const payload = sample.split('/')[3]!.split('.')[0]!;
+  const raw = rate(SIGN_MS, () => void createHmac('sha256', key).update(payload).digest('base64url'));
+  let urls = 0;
+  const started = performance.now();
+  while (performance.now() - started < SIGN_MS) {
+    for (let i = 0; i < 100; i++) await blob.url();
+    urls += 100;
+  }
+  const signed = (urls * 1000) / (performance.now() - started);
+  console.log('Disk URL signing');
+  console.log(`  blob.url():            ${fmt(signed)} URLs/s`);
+  console.log(`  bare HMAC-SHA256:      ${fmt(raw)} /s  (same payload size)`);
+  console.log(`  ratio attache ÷ raw:   ${(signed / raw).toFixed(2)}\n`);
+}
+
+async function benchStreaming(attache: Attache, blob: Blob, file: string): Promise<void> {
+  const rawListener: RequestListener = (_req, res) => {
+    res.writeHead(200, { 'content-length': String(SIZE), 'content-type': 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  };
+  const raw = await listen(rawListener);
+  const app = await listen(attache.handler());
+  try {
+    const targets = {
+      raw: `${raw.origin}/file`,
+      proxy: `${app.origin}${blob.proxyUrl()}`,
+      disk: `${app.origin}${await blob.url({ expiresIn: 3600 })}`,
+    };
+    const totals = { raw: 0, proxy: 0, disk: 0 };
+    for (const url of Object.values(targets)) await download(url); // warm-up
+    // Interleaved, so drift (page cache, CPU boost) hits every server alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of ['raw', 'proxy', 'disk'] as const) totals[name] += await download(targets[name]);
+    }
+    const mbps = (ms: number): number => (ROUNDS * SIZE) / MIB / (ms / 1000);
+    console.log(`Streaming ${SIZE / MIB} MiB × ${ROUNDS} over 127.0.0.1`);
+    console.log(`  raw fs.createReadStream().pipe(res): ${fmt(mbps(totals.raw))} MB/s`);
+    for (const name of ['proxy', 'disk'] as const) {
+      console.log(`  attache ${name.padEnd(5)} route:               ${fmt(mbps(totals[name]))} MB/s   ratio attache ÷ raw: ${(totals.raw / totals[name]).toFixed(2)}`);
+    }
+  } finally {
+    await raw.close();
+    await app.close();
+  }
+}
+
+/** GETs the URL, counting (not keeping) the bytes; returns the milliseconds it took. Throws on a short body. */
+async function download(url: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url);
+  if (response.status !== 200 || !response.body) throw new Error(`GET answered ${response.status}`);
+  let bytes = 0;
+  for await (const chunk of response.body) bytes += (chunk as Uint8Array).byteLength;
+  if (bytes !== SIZE) throw new Error(`GET gave ${bytes} of ${SIZE} bytes`);
+  return performance.now() - started;
+}
+
+function rate(ms: number, run: () => void): number {
+  let count = 0;
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    for (let i = 0; i < 1000; i++) run();
+    count += 1000;
+  }
+  return (count * 1000) / (performance.now() - started);
+}
+
+async function listen(listener: RequestListener): Promise<{ origin: string; close(): Promise<void> }> {
+  const server: Server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+async function writeRandomFile(file: string, size: number): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    const chunk = randomBytes(MIB);
+    for (let written = 0; written < size; written += chunk.length) await handle.write(chunk, 0, Math.min(chunk.length, size - written));
+  } finally {
+    await handle.close();
+  }
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

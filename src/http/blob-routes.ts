@@ -1,0 +1,50 @@
+import type { Blob } from '../entities/Blob.ts';
+import { blobUrl } from '../model/blob-urls.ts';
+import { forbidden, methodNotAllowed, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
+import { sendFile } from './send-file.ts';
+import { servedHeaders, type Disposition } from './serving.ts';
+
+/** `GET {mount}/blobs/redirect/:signedId/:filename`: 302 to a fresh, short-lived service URL. */
+export async function blobRedirect(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<CoreResponse> {
+  const refused = methodNotAllowed(req.method, ['GET', 'HEAD']);
+  if (refused) return refused;
+  const blob = await authorizedBlob(ctx, req, signedId);
+  if (!blob) return forbidden();
+  const location = await blobUrl(ctx.rt, blob, { disposition: requestedDisposition(req) });
+  return { status: 302, headers: { location, 'cache-control': 'no-store', 'content-length': '0' }, body: null };
+}
+
+/**
+ * `GET|HEAD {mount}/blobs/proxy/:signedId/:filename`: the bytes stream through the app, for
+ * private Disk roots and objects the client cannot fetch itself. The served headers come from the
+ * blob row through `servedHeaders`; the path's filename is cosmetic.
+ */
+export async function blobProxy(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<CoreResponse> {
+  const refused = methodNotAllowed(req.method, ['GET', 'HEAD']);
+  if (refused) return refused;
+  const blob = await authorizedBlob(ctx, req, signedId);
+  if (!blob) return forbidden();
+  const service = ctx.rt.service(blob.serviceName);
+  const served = servedHeaders({ contentType: blob.contentType, disposition: requestedDisposition(req) ?? 'inline', filename: blob.filename });
+  return sendFile(req, {
+    size: blob.byteSize,
+    etag: blob.checksum ? `"${blob.checksum}"` : null,
+    served,
+    open: (range) => (range ? service.downloadRange(blob.key, range.start, range.end) : service.download(blob.key)),
+  }, ctx.maxRangeBytes);
+}
+
+/**
+ * The blob of a valid signed id when `authorize` allows it, or null (403). A bad, expired or
+ * wrong-purpose id, or a blob that is gone, throws (InvalidSignatureError / FileNotFoundError → 404).
+ */
+async function authorizedBlob(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<Blob | null> {
+  const blob = await ctx.rt.findSignedOrFail(signedId);
+  if (ctx.authorize && (await ctx.authorize(req.raw, blob)) !== true) return null;
+  return blob;
+}
+
+/** `?disposition=attachment` may only make a response safer; anything else keeps the default. */
+function requestedDisposition(req: CoreRequest): Disposition | undefined {
+  return req.query.get('disposition') === 'attachment' ? 'attachment' : undefined;
+}

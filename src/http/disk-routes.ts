@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { FileTooLargeError, IntegrityError } from '../errors.ts';
+import { DiskService } from '../services/disk/DiskService.ts';
+import { DiskLayout, isMissing } from '../services/disk/paths.ts';
+import { configuredService, methodNotAllowed, notFound, unprocessable, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
+import type { DiskDownloadClaims, DiskUploadClaims } from './routes.ts';
+import { sendFile } from './send-file.ts';
+import { servedHeaders } from './serving.ts';
+
+/**
+ * `GET|HEAD {mount}/disk/:token/:filename`. Everything served comes from the verified claims:
+ * the query string and the path's filename are ignored, so nothing outside the signature can
+ * change the key, the service, the type or the disposition.
+ */
+export async function diskDownload(ctx: RouteContext, req: CoreRequest, token: string): Promise<CoreResponse> {
+  const refused = methodNotAllowed(req.method, ['GET', 'HEAD']);
+  if (refused) return refused;
+  const claims = ctx.rt.verifier.verify<Partial<DiskDownloadClaims>>(token, 'disk_download');
+  const service = diskService(ctx, claims.service);
+  if (!service || typeof claims.key !== 'string' || typeof claims.filename !== 'string') return notFound();
+  const size = await storedSize(service, claims.key);
+  if (size === null) return notFound();
+  const key = claims.key;
+  const served = servedHeaders({ contentType: claims.contentType, disposition: claims.disposition, filename: claims.filename });
+  return sendFile(req, {
+    size,
+    etag: `"${createHash('sha256').update(`${service.name}\0${key}`).digest('base64url')}"`,
+    served,
+    open: (range) => (range ? service.downloadRange(key, range.start, range.end) : service.download(key)),
+  }, ctx.maxRangeBytes);
+}
+
+/**
+ * `PUT {mount}/disk/:token`: a direct upload. Content-Length, Content-Type and Content-MD5 must
+ * equal the signed ones before a byte is read (422 otherwise); a body of another length or
+ * checksum is refused by the Disk service, which keeps nothing (temp file + rename).
+ */
+export async function diskUpload(ctx: RouteContext, req: CoreRequest, token: string): Promise<CoreResponse> {
+  const refused = methodNotAllowed(req.method, ['PUT']);
+  if (refused) return refused;
+  const claims = ctx.rt.verifier.verify<Partial<DiskUploadClaims>>(token, 'disk_upload');
+  const service = diskService(ctx, claims.service);
+  if (!service || typeof claims.key !== 'string') return notFound();
+  if (!headersMatch(req, claims)) return unprocessable();
+  try {
+    await service.upload(claims.key, req.body ?? Buffer.alloc(0), { checksum: claims.checksum, byteSize: claims.contentLength, contentType: claims.contentType });
+  } catch (error) {
+    if (error instanceof IntegrityError || error instanceof FileTooLargeError) return unprocessable();
+    throw error;
+  }
+  return { status: 204, headers: { 'cache-control': 'no-store' }, body: null };
+}
+
+/** The Disk service of this Attache the claims name, or null: a token never reaches another kind of service. */
+function diskService(ctx: RouteContext, name: unknown): DiskService | null {
+  const service = configuredService(ctx.rt, name);
+  return service instanceof DiskService && service.name === name ? service : null;
+}
+
+/**
+ * The file's size, or null when nothing is stored under the key. The path comes from DiskLayout,
+ * the same key → path choke point DiskService uses (it has no size method of its own).
+ */
+async function storedSize(service: DiskService, key: string): Promise<number | null> {
+  try {
+    const info = await stat(new DiskLayout(service.root).pathFor(key));
+    return info.isFile() ? info.size : null;
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+/** Whether the PUT declares exactly what was signed. A missing header never matches. */
+function headersMatch(req: CoreRequest, claims: Partial<DiskUploadClaims>): boolean {
+  const { contentLength, contentType, checksum } = claims;
+  if (typeof contentLength !== 'number' || typeof contentType !== 'string' || typeof checksum !== 'string') return false;
+  return (
+    req.headers.get('content-length') === String(contentLength) &&
+    req.headers.get('content-type') === contentType &&
+    req.headers.get('content-md5') === checksum &&
+    req.headers.get('transfer-encoding') === null
+  );
+}
