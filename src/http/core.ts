@@ -4,6 +4,7 @@ import type { Blob } from '../entities/Blob.ts';
 import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidKeyError, InvalidSignatureError } from '../errors.ts';
 import type { AttacheRuntime } from '../model/runtime.ts';
 import type { StorageService } from '../services/Service.ts';
+import type { AttachmentDefinition } from '../model/definitions.ts';
 import { DEFAULT_MAX_RANGE_BYTES } from './range.ts';
 
 /** Options of `attache.handler()` and `attache.fetch()`. */
@@ -14,6 +15,11 @@ export interface HandlerOptions {
    * for Disk URLs: their signature is the authorization, checked when the URL was made.
    */
   authorize?: (request: IncomingMessage | Request, blob: Blob) => boolean | Promise<boolean>;
+  /**
+   * Guards `POST {mount}/direct_uploads`: return false to answer 403. Receives the framework's
+   * request and the attachment's definition (entity, name, service, limits).
+   */
+  authorizeDirectUpload?: (request: IncomingMessage | Request, definition: AttachmentDefinition) => boolean | Promise<boolean>;
   /** Largest number of bytes served for one Range request (default 16 MiB); see parseRange. */
   maxRangeBytes?: number;
   /** Receives internal errors answered with 500 (default: console.error). Never sees signed URLs. */
@@ -47,6 +53,7 @@ export interface CoreResponse {
 export interface RouteContext {
   rt: AttacheRuntime;
   authorize: NonNullable<HandlerOptions['authorize']> | undefined;
+  authorizeDirectUpload: HandlerOptions['authorizeDirectUpload'];
   maxRangeBytes: number;
 }
 
@@ -103,7 +110,7 @@ export function routeContext(rt: AttacheRuntime, options: HandlerOptions): Route
   if (!Number.isSafeInteger(maxRangeBytes) || maxRangeBytes < 1) {
     throw new ArgumentError('maxRangeBytes must be a positive whole number of bytes.');
   }
-  return { rt, authorize: options.authorize, maxRangeBytes };
+  return { rt, authorize: options.authorize, authorizeDirectUpload: options.authorizeDirectUpload, maxRangeBytes };
 }
 
 /** The named service when it is configured, else null (a token naming a removed service is just not found). */

@@ -2,6 +2,7 @@ import type { AttacheRuntime } from '../model/runtime.ts';
 import { blobProxy, blobRedirect } from './blob-routes.ts';
 import { errorReporter, internalError, isNotFound, notFound, routeContext, type CoreRequest, type CoreResponse, type HandlerOptions, type RouteContext } from './core.ts';
 import { diskDownload, diskUpload } from './disk-routes.ts';
+import { directUploadComplete, directUploadCreate } from './direct-upload-routes.ts';
 import type { Route } from './routes.ts';
 
 /** Answers one request, or resolves to null when the path is not under attache's mount. */
@@ -39,8 +40,9 @@ function answer(ctx: RouteContext, req: CoreRequest, route: Route): Promise<Core
       return blobRedirect(ctx, req, route.signedId);
     case 'proxy':
       return blobProxy(ctx, req, route.signedId);
-    default:
-      // Direct-upload creation is not served by this handler yet.
-      return Promise.resolve(notFound());
+    case 'direct_uploads':
+      return directUploadCreate(ctx, req, ctx.authorizeDirectUpload);
+    case 'direct_upload_complete':
+      return directUploadComplete(ctx, req, route.token);
   }
 }

@@ -21,6 +21,13 @@ export interface DiskUploadClaims {
   checksum: string;
 }
 
+/** What a multipart direct upload's completion token carries. */
+export interface DirectUploadCompleteClaims {
+  blobId: string;
+  uploadId: string;
+  partCount: number;
+}
+
 export interface RoutesOptions {
   /** Origin put in front of every URL (`https://app.example.com`); '' gives path-only URLs. */
   baseUrl?: string;
@@ -31,7 +38,8 @@ export interface RoutesOptions {
 export type Route =
   | { kind: 'disk'; token: string; filename?: string }
   | { kind: 'redirect' | 'proxy'; signedId: string; filename: string }
-  | { kind: 'direct_uploads' };
+  | { kind: 'direct_uploads' }
+  | { kind: 'direct_upload_complete'; token: string };
 
 /** Builds and parses the URLs of attache's HTTP routes. Tokens come from the one MessageVerifier. */
 export class Routes {
@@ -72,6 +80,16 @@ export class Routes {
     return `${this.baseUrl}${this.mount}/blobs/proxy/${signedId}/${encodeURIComponent(sanitizeFilename(filename))}`;
   }
 
+  /** Where the client POSTs to complete a multipart direct upload (the token names the blob and upload). */
+  directUploadComplete(claims: DirectUploadCompleteClaims, expiresIn: number): string {
+    return `${this.baseUrl}${this.mount}/direct_uploads/complete/${this.verifier.sign(claims, 'direct_upload_complete', expiresIn)}`;
+  }
+
+  /** Where the browser client POSTs to start a direct upload. */
+  get directUploads(): string {
+    return `${this.baseUrl}${this.mount}/direct_uploads`;
+  }
+
   /** The route a request path addresses, or null when it is not one of attache's. */
   parse(pathname: string): Route | null {
     if (!pathname.startsWith(`${this.mount}/`)) return null;
@@ -79,6 +97,7 @@ export class Routes {
     const [first, second, third, fourth, ...rest] = parts;
     if (rest.length > 0) return null;
     if (first === 'direct_uploads' && second === undefined) return { kind: 'direct_uploads' };
+    if (first === 'direct_uploads' && second === 'complete' && third && fourth === undefined) return { kind: 'direct_upload_complete', token: third };
     if (first === 'disk' && second && fourth === undefined) return { kind: 'disk', token: second, filename: third };
     if (first === 'blobs' && (second === 'redirect' || second === 'proxy') && third && fourth) {
       return { kind: second, signedId: third, filename: fourth };

@@ -1,6 +1,7 @@
 import { parseMediaType } from '../content-type.ts';
 import { Blob } from '../entities/Blob.ts';
-import { ArgumentError, ConfigurationError } from '../errors.ts';
+import { ArgumentError, ConfigurationError, FileNotFoundError } from '../errors.ts';
+import type { DirectUploadCompleteClaims } from '../http/routes.ts';
 import { sanitizeFilename } from '../filename.ts';
 import { generateKey } from '../keys.ts';
 import { DEFAULT_EXPIRES_IN } from '../signing/MessageVerifier.ts';
@@ -20,13 +21,24 @@ export interface DirectUploadRequest {
   checksum: string;
   contentType: string;
   metadata?: Record<string, unknown>;
+  /** For large files: size and base64 MD5 of each part. Used when the service supports multipart direct uploads. */
+  parts?: Array<{ byteSize: number; checksum: string }>;
+}
+
+interface Target {
+  url: string;
+  headers: Record<string, string>;
 }
 
 export interface DirectUploadResponse {
   /** Attach with `record.avatar.attach(signedId)` once the upload is done. */
   signedId: string;
-  directUpload: { url: string; headers: Record<string, string> };
+  /** One PUT of the whole file, or one PUT per part followed by a POST to `complete`. */
+  directUpload: Target | { parts: Array<Target & { partNumber: number }>; complete: Target };
 }
+
+/** Multipart part URLs and the completion token live this long (seconds): big files take a while. */
+const MULTIPART_EXPIRES_IN = 24 * 60 * 60;
 
 const MD5_BASE64 = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -52,13 +64,61 @@ export async function createDirectUpload(rt: AttacheRuntime, request: DirectUplo
     serviceName: service.name,
     metadata: sanitizeMetadata(request.metadata),
   });
+  const parts = checkParts(request.parts, byteSize);
   await rt.dataSource.getRepository(Blob).save(blob);
-  const url = await service.urlForDirectUpload(blob.key, { expiresIn: DEFAULT_EXPIRES_IN, contentType, contentLength: byteSize, checksum });
-  const headers = service.headersForDirectUpload(blob.key, { contentType, checksum, filename: blob.filename });
-  return { signedId: rt.verifier.sign(blob.id, 'blob_id'), directUpload: { url, headers } };
+  const signedId = rt.verifier.sign(blob.id, 'blob_id');
+  try {
+    if (parts && service.createMultipartDirectUpload) {
+      const upload = await service.createMultipartDirectUpload(blob.key, { expiresIn: MULTIPART_EXPIRES_IN, contentType, filename: blob.filename, parts });
+      const complete = rt.routes.directUploadComplete({ blobId: blob.id, uploadId: upload.uploadId, partCount: parts.length }, MULTIPART_EXPIRES_IN);
+      return { signedId, directUpload: { parts: upload.parts, complete: { url: complete, headers: {} } } };
+    }
+    const url = await service.urlForDirectUpload(blob.key, { expiresIn: DEFAULT_EXPIRES_IN, contentType, contentLength: byteSize, checksum });
+    const headers = service.headersForDirectUpload(blob.key, { contentType, checksum, filename: blob.filename });
+    return { signedId, directUpload: { url, headers } };
+  } catch (error) {
+    await rt.dataSource.getRepository(Blob).delete({ id: blob.id });
+    throw error;
+  }
 }
 
-function resolveAttachment(rt: AttacheRuntime, attachment: unknown): AttachmentDefinition {
+/**
+ * Completes a multipart direct upload named by a completion token (from createDirectUpload).
+ * Throws InvalidSignatureError, FileNotFoundError, IntegrityError or EncryptionError; on failure
+ * the upload is aborted and the blob row removed.
+ */
+export async function completeDirectUpload(rt: AttacheRuntime, token: string): Promise<void> {
+  const claims = rt.verifier.verify<DirectUploadCompleteClaims>(token, 'direct_upload_complete');
+  const blob = await rt.dataSource.getRepository(Blob).findOneBy({ id: String(claims.blobId) });
+  if (!blob) throw new FileNotFoundError('The blob of this direct upload no longer exists.');
+  const service = rt.service(blob.serviceName);
+  if (!service.completeMultipartDirectUpload) throw new ConfigurationError(`Service "${service.name}" has no multipart direct uploads.`);
+  try {
+    await service.completeMultipartDirectUpload(blob.key, claims.uploadId, claims.partCount);
+  } catch (error) {
+    await service.abortMultipartDirectUpload?.(blob.key, claims.uploadId).catch(() => undefined);
+    await rt.dataSource.getRepository(Blob).delete({ id: blob.id });
+    throw error;
+  }
+}
+
+/** The parts, checked against the whole size; undefined when the client sent none. Throws ArgumentError. */
+function checkParts(parts: unknown, byteSize: number): DirectUploadRequest['parts'] {
+  if (parts === undefined) return undefined;
+  if (!Array.isArray(parts) || parts.length === 0 || parts.length > 10_000) throw new ArgumentError('parts must list 1 to 10000 parts.');
+  let total = 0;
+  const clean = parts.map((part: unknown) => {
+    const { byteSize: size, checksum } = (part ?? {}) as { byteSize?: unknown; checksum?: unknown };
+    if (!Number.isSafeInteger(size) || (size as number) < 1) throw new ArgumentError('Each part needs a positive byteSize.');
+    if (typeof checksum !== 'string' || !MD5_BASE64.test(checksum)) throw new ArgumentError('Each part needs the base64 MD5 of its bytes.');
+    total += size as number;
+    return { byteSize: size as number, checksum };
+  });
+  if (total !== byteSize) throw new ArgumentError('The parts do not add up to byteSize.');
+  return clean;
+}
+
+export function resolveAttachment(rt: AttacheRuntime, attachment: unknown): AttachmentDefinition {
   const match = typeof attachment === 'string' ? /^([A-Za-z_$][\w$]*)#([A-Za-z_$][\w$]*)$/.exec(attachment) : null;
   if (!match) throw new ArgumentError('attachment must look like "User#avatar".');
   const entity = rt.dataSource.entityMetadatas.find((m) => m.name === match[1]);

@@ -50,6 +50,21 @@ export interface DirectUploadHeaderOptions {
   customMetadata?: Record<string, string>;
 }
 
+export interface MultipartDirectUploadOptions {
+  /** Lifetime of the part URLs in seconds (1 to 604800). */
+  expiresIn: number;
+  contentType: string;
+  filename?: string;
+  /** Size and base64 MD5 of each part, in order; every part but the last is at least 5 MiB. */
+  parts: ReadonlyArray<{ byteSize: number; checksum: string }>;
+}
+
+export interface MultipartDirectUpload {
+  uploadId: string;
+  /** One presigned PUT per part, with the exact headers the client must send (Content-MD5 signed). */
+  parts: Array<{ partNumber: number; url: string; headers: Record<string, string> }>;
+}
+
 /**
  * The contract every storage service fulfils (Disk, S3, SecureS3, Mirror and user adapters).
  * Keys are validated by the service itself. Every vendor error leaves as an AttacheError.
@@ -91,6 +106,22 @@ export interface StorageService {
    * Called before a directly uploaded blob is attached.
    */
   verifyStored?(key: string): Promise<{ metadata?: Record<string, unknown> }>;
+
+  /**
+   * Optional: multipart direct uploads for large files. Starts a multipart upload (encrypted like
+   * every write of the service) and presigns one PUT per part with its Content-MD5 signed.
+   */
+  createMultipartDirectUpload?(key: string, options: MultipartDirectUploadOptions): Promise<MultipartDirectUpload>;
+
+  /**
+   * Completes a multipart direct upload from the parts the server holds, after checking there are
+   * exactly `partCount` of them; verifies the result like any write. On failure the upload is
+   * aborted and nothing is left. Throws IntegrityError, EncryptionError, FileNotFoundError.
+   */
+  completeMultipartDirectUpload?(key: string, uploadId: string, partCount: number): Promise<void>;
+
+  /** Aborts a multipart direct upload (idempotent). */
+  abortMultipartDirectUpload?(key: string, uploadId: string): Promise<void>;
 
   /** Concatenates the source objects, in order, into `destinationKey`. */
   compose(sourceKeys: readonly string[], destinationKey: string, options?: { contentType?: string; customMetadata?: Record<string, string> }): Promise<UploadResult>;

@@ -2,7 +2,7 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../errors.ts';
 
 /** What a token may be used for; a token signed for one purpose is refused for every other. */
-export type Purpose = 'blob_id' | 'disk_download' | 'disk_upload';
+export type Purpose = 'blob_id' | 'disk_download' | 'disk_upload' | 'direct_upload_complete';
 
 /** Longest lifetime of any signed URL or token, in seconds (7 days, as S3's presigned URLs). */
 export const MAX_EXPIRES_IN = 604_800;

@@ -39,8 +39,8 @@ describe('createDirectUpload', () => {
     const answer = await f.attache.createDirectUpload(request(png));
     const blob = (await f.attache.findSigned(answer.signedId))!;
     expect(blob).toMatchObject({ serviceName: 'local', byteSize: png.length, checksum: md5Base64(png), contentType: 'image/png', filename: 'me.png' });
-    expect(answer.directUpload.url).toMatch(/^\/attache\/disk\/[^/]+$/);
-    expect(answer.directUpload.headers).toMatchObject({ 'Content-Type': 'image/png', 'Content-MD5': md5Base64(png) });
+    expect((answer.directUpload as { url: string }).url).toMatch(/^\/attache\/disk\/[^/]+$/);
+    expect((answer.directUpload as { headers: object }).headers).toMatchObject({ 'Content-Type': 'image/png', 'Content-MD5': md5Base64(png) });
   });
 
   it.each([
