@@ -35,7 +35,7 @@ describe('POST {mount}/direct_uploads', () => {
     const response = await create(body(png));
     expect(response.status).toBe(200);
     const answer = (await response.json()) as { signedId: string; directUpload: { url: string; headers: Record<string, string> } };
-    const put = await fetch(`${server.base}${answer.directUpload.url}`, { method: 'PUT', headers: answer.directUpload.headers, body: png });
+    const put = await fetch(`${server.base}${answer.directUpload.url}`, { method: 'PUT', headers: answer.directUpload.headers, body: new Uint8Array(png) });
     expect(put.status).toBe(204);
     const users = f.db.dataSource.getRepository(User);
     const user = await users.save(users.create({ name: 'Browser' }));
@@ -75,7 +75,7 @@ describe('POST {mount}/direct_uploads', () => {
     const answer = (await (await create(body(png))).json()) as { signedId: string; directUpload: { url: string; headers: Record<string, string> } };
     const other = Buffer.from(png);
     other[50] = other[50]! ^ 0xff;
-    const put = await fetch(`${server.base}${answer.directUpload.url}`, { method: 'PUT', headers: answer.directUpload.headers, body: other });
+    const put = await fetch(`${server.base}${answer.directUpload.url}`, { method: 'PUT', headers: answer.directUpload.headers, body: new Uint8Array(other) });
     expect(put.status).toBe(422);
     const users = f.db.dataSource.getRepository(User);
     const user = await users.save(users.create({ name: 'Mismatch' }));
