@@ -35,10 +35,20 @@ export function send(options: SendOptions): Promise<SendResult> {
       options.signal?.removeEventListener('abort', abort);
       const result = { status: xhr.status, text: xhr.responseText, header: (name: string) => xhr.getResponseHeader(name) };
       if (xhr.status >= 200 && xhr.status < 300) resolve(result);
-      else reject(new DirectUploadError(`${options.method} ${options.url.split('?')[0]} answered ${xhr.status}`, xhr.status, xhr.status >= 500));
+      else reject(new DirectUploadError(`${options.method} ${options.url.split('?')[0]} answered ${xhr.status}${reason(xhr.responseText)}`, xhr.status, xhr.status >= 500));
     };
     xhr.onerror = () => reject(new DirectUploadError(`${options.method} failed: network error`, 0, true));
     xhr.onabort = () => reject(options.signal?.reason ?? new DOMException('Aborted', 'AbortError'));
     xhr.send(options.body ?? null);
   });
+}
+
+/** The server's `{ error, message }` explanation, when it sent one. */
+function reason(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    return typeof body.error === 'string' ? `: ${body.error}${typeof body.message === 'string' ? `: ${body.message}` : ''}` : '';
+  } catch {
+    return '';
+  }
 }
