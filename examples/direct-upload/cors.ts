@@ -14,6 +14,9 @@ export async function allowBrowserUploads(attache: Attache, origin: string): Pro
     region: settings.S3_REGION ?? 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: settings.S3_ACCESS_KEY_ID ?? '', secretAccessKey: settings.S3_SECRET_ACCESS_KEY ?? '' },
+    // S3-compatible servers (RGW, MinIO) need the SDK's own checksums off, as attache's client has them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const Bucket = settings.S3_BUCKET ?? 'attache-direct-upload';
   try {
