@@ -13,11 +13,30 @@ import { contentDisposition } from '../../http/serving.ts';
 import { assertValidKey } from '../../keys.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { ServiceContext } from '../registry.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import type {
+  DirectUploadHeaderOptions,
+  DirectUploadOptions,
+  MultipartDirectUpload,
+  MultipartDirectUploadOptions,
+  StorageService,
+  UploadBody,
+  UploadOptions,
+  UploadResult,
+  UrlOptions,
+} from '../Service.ts';
 import { copyCompose, copyPlan } from './compose.ts';
 import { concatenate, getObject, measureObject, type ReadTarget } from './download.ts';
 import { sseParams, type Encryption, type EncryptionAnswer } from './encryption.ts';
 import { translateS3Error } from './errors.ts';
+import {
+  abortMultipartDirect,
+  assertMultipartOptions,
+  assertPartCount,
+  assertUploadId,
+  completeMultipartDirect,
+  createMultipartDirect,
+  type MultipartDirectTarget,
+} from './multipart-direct.ts';
 import { S3_SETTINGS, s3Options } from './settings.ts';
 import { isByteCount, writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
 import { directUploadHeaders, objectUrl, presignedGet, presignedPut, type UrlTarget } from './urls.ts';
@@ -161,6 +180,37 @@ export class S3Service implements StorageService {
   }
 
   /**
+   * Starts a multipart direct upload (CreateMultipartUpload with the type, disposition, `upload`
+   * extras and SSE `write` parameters of every write) and presigns one UploadPart PUT per part with
+   * its Content-MD5 and Content-Length signed. InvalidKeyError / ArgumentError before any SDK call.
+   */
+  async createMultipartDirectUpload(key: string, options: MultipartDirectUploadOptions): Promise<MultipartDirectUpload> {
+    assertValidKey(key);
+    assertMultipartOptions(options);
+    return createMultipartDirect(this.#multipartTarget(key, options), options);
+  }
+
+  /**
+   * Completes a multipart direct upload whose parts must be exactly 1..partCount, then checks the
+   * result like any write (SecureS3 fails closed). On failure the upload is aborted: IntegrityError,
+   * EncryptionError (object deleted), FileNotFoundError (no such upload), StorageAccessError.
+   */
+  async completeMultipartDirectUpload(key: string, uploadId: string, partCount: number): Promise<void> {
+    assertValidKey(key);
+    assertUploadId(uploadId);
+    assertPartCount(partCount);
+    const answer = await completeMultipartDirect(this.#multipartTarget(key), uploadId, partCount);
+    await this.confirmWrite(key, answer);
+  }
+
+  /** Aborts a multipart direct upload. Idempotent: an upload already gone is not an error. */
+  async abortMultipartDirectUpload(key: string, uploadId: string): Promise<void> {
+    assertValidKey(key);
+    assertUploadId(uploadId);
+    await abortMultipartDirect(this.#multipartTarget(key), uploadId);
+  }
+
+  /**
    * Concatenates the sources into `destinationKey`: server-side with UploadPartCopy when S3 allows it
    * (every part but the last ≥ 5 MiB), else by streaming them through the upload path. Returns the
    * MD5 of the stored result, read back through Measure. FileNotFoundError for a missing source, and then nothing is stored.
@@ -233,6 +283,13 @@ export class S3Service implements StorageService {
       queueSize: this.#options.queueSize ?? 4,
       fail: (error, about = key) => translateS3Error(error, { service: this.name, action: 'write', key: about }),
     };
+  }
+
+  /** A multipart direct upload's target: the object parameters of #writeTarget (SSE `write` ones last). */
+  #multipartTarget(key: string, options: { contentType?: string; filename?: string } = {}): MultipartDirectTarget {
+    const { client, bucket, objectParams, partParams } = this.#writeTarget(key, options);
+    const fail = (error: unknown, action: string) => translateS3Error(error, { service: this.name, action, key });
+    return { client, bucket, key, service: this.name, objectParams, partParams, fail };
   }
 
   #urlTarget(key: string): UrlTarget {

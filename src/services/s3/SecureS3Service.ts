@@ -1,7 +1,7 @@
 import { ConfigurationError, EncryptionError } from '../../errors.ts';
 import { assertValidKey } from '../../keys.ts';
 import type { ServiceContext } from '../registry.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UrlOptions } from '../Service.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, MultipartDirectUpload, MultipartDirectUploadOptions, StorageService, UrlOptions } from '../Service.ts';
 import { answersEncryption, describeEncryption, encryptionFacts, encryptionMismatch, type Encryption, type EncryptionAnswer } from './encryption.ts';
 import { S3Service, type S3ServiceOptions } from './S3Service.ts';
 import { encryptionFrom, s3Options, SECURE_S3_SETTINGS } from './settings.ts';
@@ -48,6 +48,24 @@ export class SecureS3Service extends S3Service {
   override headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     this.#refuseCustomerKey('headersForDirectUpload()');
     return super.headersForDirectUpload(key, options);
+  }
+
+  /** A multipart direct upload whose CreateMultipartUpload carries the SSE headers. ConfigurationError in SSE-C mode. */
+  override async createMultipartDirectUpload(key: string, options: MultipartDirectUploadOptions): Promise<MultipartDirectUpload> {
+    this.#refuseCustomerKey('createMultipartDirectUpload()');
+    return super.createMultipartDirectUpload(key, options);
+  }
+
+  /** Completes it and fails closed (the object deleted on an encryption mismatch). ConfigurationError in SSE-C mode. */
+  override async completeMultipartDirectUpload(key: string, uploadId: string, partCount: number): Promise<void> {
+    this.#refuseCustomerKey('completeMultipartDirectUpload()');
+    return super.completeMultipartDirectUpload(key, uploadId, partCount);
+  }
+
+  /** Aborts it (idempotent). ConfigurationError in SSE-C mode, where no multipart direct upload can exist. */
+  override async abortMultipartDirectUpload(key: string, uploadId: string): Promise<void> {
+    this.#refuseCustomerKey('abortMultipartDirectUpload()');
+    return super.abortMultipartDirectUpload(key, uploadId);
   }
 
   /**
