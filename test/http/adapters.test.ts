@@ -62,7 +62,9 @@ describe('the Node handler and the Fetch handler give the same answers', () => {
     ['redirect attachment', 302, () => `${f.attache.routes.redirect(blob.signedId(), 'ada.png')}?disposition=attachment`],
     ['unknown route under the mount', 404, () => '/attache/nope'],
     ['the mount itself', 404, () => '/attache'],
-    ['direct_uploads (not served here)', 404, () => '/attache/direct_uploads', { method: 'POST', body: '{}' }],
+    ['direct_uploads without JSON', 422, () => '/attache/direct_uploads', { method: 'POST', body: '{}' }],
+    ['direct_uploads refused by limits', 422, () => '/attache/direct_uploads', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ attachment: 'User#photo', filename: 'a.png', byteSize: 1e6, checksum: 'XUFAKrxLKna5cZ2REBfFkg==', contentType: 'image/png' }) }],
+    ['direct_uploads GET 405', 405, () => '/attache/direct_uploads'],
     ['outside the mount', 404, () => '/elsewhere/attache/disk/x/y'],
   ];
 
