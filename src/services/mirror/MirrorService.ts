@@ -69,6 +69,24 @@ export class MirrorService implements StorageService {
     return this.primary.headersForDirectUpload(key, options);
   }
 
+  /** Large direct uploads go to the primary too; the methods exist only when the primary has them. */
+  get createMultipartDirectUpload(): StorageService['createMultipartDirectUpload'] {
+    return this.primary.createMultipartDirectUpload?.bind(this.primary);
+  }
+
+  get completeMultipartDirectUpload(): StorageService['completeMultipartDirectUpload'] {
+    return this.primary.completeMultipartDirectUpload?.bind(this.primary);
+  }
+
+  get abortMultipartDirectUpload(): StorageService['abortMultipartDirectUpload'] {
+    return this.primary.abortMultipartDirectUpload?.bind(this.primary);
+  }
+
+  /** What the primary reports about a directly uploaded object. */
+  get verifyStored(): StorageService['verifyStored'] {
+    return this.primary.verifyStored?.bind(this.primary);
+  }
+
   /** Composes on the primary, then copies the result to the mirrors. */
   async compose(sourceKeys: readonly string[], destinationKey: string, options: { contentType?: string; customMetadata?: Record<string, string> } = {}): Promise<UploadResult> {
     const result = await this.primary.compose(sourceKeys, destinationKey, options);
