@@ -9,6 +9,9 @@ import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, Up
 import { deletePrefixed } from './delete-prefixed.ts';
 import { DiskLayout, fsCode, isMissing, moveIntoPlace } from './paths.ts';
 
+/** Read in 512 KiB chunks: fewer, larger reads stream files markedly faster than the 64 KiB default. */
+const READ_CHUNK = 512 * 1024;
+
 /** Builds signed Disk URLs (provided once Attache has a secret to sign with). */
 export interface DiskUrlBuilder {
   download(key: string, options: UrlOptions): string;
@@ -57,7 +60,7 @@ export class DiskService implements StorageService {
   /** Returns a stream of the whole file. Throws FileNotFoundError when missing. */
   async download(key: string): Promise<Readable> {
     const { handle } = await this.#openForRead(key);
-    return this.#guarded(handle.createReadStream());
+    return this.#guarded(handle.createReadStream({ highWaterMark: READ_CHUNK }));
   }
 
   /** Returns bytes start..end inclusive (end is clamped to EOF). Throws ArgumentError for a bad or unsatisfiable range, FileNotFoundError when missing. */
@@ -71,7 +74,7 @@ export class DiskService implements StorageService {
       await handle.close();
       throw new ArgumentError(`Range not satisfiable: byte ${start} is past the end of a ${size}-byte file.`);
     }
-    return this.#guarded(handle.createReadStream({ start, end }));
+    return this.#guarded(handle.createReadStream({ start, end, highWaterMark: READ_CHUNK }));
   }
 
   /** Removes the file. Idempotent. Throws InvalidKeyError or StorageAccessError. */
@@ -205,7 +208,7 @@ export class DiskService implements StorageService {
   async *#concatenate(keys: readonly string[]): AsyncGenerator<Buffer> {
     for (const key of keys) {
       const { handle } = await this.#openForRead(key);
-      yield* this.#guarded(handle.createReadStream());
+      yield* this.#guarded(handle.createReadStream({ highWaterMark: READ_CHUNK }));
     }
   }
 

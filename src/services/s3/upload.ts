@@ -59,13 +59,17 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
   const measure = new Measure({ maxByteSize: limit });
   const chunks = pipeline(source, measure, () => undefined)[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
-    // Memory bound: a body is buffered up to `threshold` bytes (one chunk more) to decide single put
-    // or multipart and to send the single put's Content-MD5; the multipart path then holds at most
-    // queueSize × partSize more (lib-storage's parts in flight).
-    const head = await readHead(chunks, target.threshold);
+    // Memory bound: a body of known size up to `threshold` is buffered for the single put's
+    // Content-MD5 (as Rails does with multipart_threshold); a stream of unknown size is buffered
+    // only up to one part: if it ends there it is one put, else multipart starts at once. The
+    // multipart path then holds at most queueSize × partSize (lib-storage's parts in flight).
+    const known = expected.byteSize ?? (body instanceof Uint8Array ? body.byteLength : undefined);
+    const head = await readHead(chunks, known === undefined ? Math.min(target.threshold, target.partSize) : target.threshold);
     if (head.ended) {
       assertExpected(target.key, measure, expected);
-      return await putSingle(target, Buffer.concat(head.chunks), measure);
+      const bytes = Buffer.concat(head.chunks);
+      head.chunks.length = 0; // the joined copy is the only one kept while the put is in flight
+      return await putSingle(target, bytes, measure);
     }
     return await putMultipart(target, { head: head.chunks, rest: chunks, measure, expected });
   } catch (error) {
