@@ -33,7 +33,7 @@ export async function startDatabase(): Promise<StartedDatabase> {
 }
 
 /** Returns whether a container engine answers within a few seconds; never throws, never hangs. */
-async function containerRuntimeAnswers(): Promise<boolean> {
+export async function containerRuntimeAnswers(): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), RUNTIME_PROBE_MS);

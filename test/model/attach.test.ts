@@ -8,9 +8,9 @@ import { Attachment, Blob, FileNotFoundError, InvalidSignatureError } from '../.
 import { MessageVerifier } from '../../src/signing/MessageVerifier.ts';
 import { openAttache, TEST_SECRET, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
-import { filesUnder } from '../support/storage.ts';
+import { filesUnder, FIXTURES } from '../support/storage.ts';
 
-const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
+const fixtures = FIXTURES;
 let f: AttacheFixture;
 let png: Buffer;
 

@@ -5,9 +5,9 @@ import { md5Base64 } from '../../src/checksum.ts';
 import { ArgumentError, Blob, ContentTypeNotAllowedError, FileNotFoundError, FileTooLargeError, IntegrityError } from '../../src/index.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
-import { filesUnder } from '../support/storage.ts';
+import { filesUnder, FIXTURES } from '../support/storage.ts';
 
-const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
+const fixtures = FIXTURES;
 let f: AttacheFixture;
 let png: Buffer;
 

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArgumentError, Blob, ContentTypeNotAllowedError, InvalidKeyError, FileNotFoundError, FileTooLargeError, IntegrityError } from '../../src/index.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
-import { chunkedStream, filesUnder } from '../support/storage.ts';
+import { chunkedStream, filesUnder, FIXTURES } from '../support/storage.ts';
 
-const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
+const fixtures = FIXTURES;
 let f: AttacheFixture;
 let png: Buffer;
 

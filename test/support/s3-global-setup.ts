@@ -1,3 +1,4 @@
+import { containerRuntimeAnswers } from '../../src/support/database.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -30,7 +31,6 @@ declare module 'vitest' {
 
 const MINIO_IMAGE = 'minio/minio:RELEASE.2024-08-03T04-33-23Z';
 const MINIO_KMS_KEY = 'attache-key-1';
-const RUNTIME_PROBE_MS = 3_000;
 
 interface S3rverConstructor {
   new (options: { address: string; port: number; silent: boolean; directory: string; resetOnClose: boolean }): {
@@ -115,21 +115,4 @@ async function startS3rver(): Promise<Started> {
       await rm(directory, { recursive: true, force: true });
     },
   };
-}
-
-/** Whether a container engine answers within a few seconds; never throws, never hangs. */
-async function containerRuntimeAnswers(): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), RUNTIME_PROBE_MS);
-    timer.unref();
-  });
-  const probe = import('testcontainers')
-    .then(({ getContainerRuntimeClient }) => getContainerRuntimeClient())
-    .then(() => true, () => false);
-  try {
-    return await Promise.race([probe, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -34,3 +34,6 @@ export function chunkedStream(bytes: number, error?: Error): Readable {
     },
   });
 }
+
+/** The example fixtures folder (ada.png, report.pdf). */
+export const FIXTURES = path.resolve(import.meta.dirname, '../../examples/fixtures');
