@@ -244,10 +244,10 @@ describe('DiskService on its own', () => {
 
     it.each([
       [undefined, undefined, undefined],
-      ['report.pdf', 'attachment', 'attachment; filename="report.pdf"'],
-      ['a".html', undefined, 'inline; filename="a\\".html"'],
-      ['x\r\nSet-Cookie: a=b', 'inline', 'inline; filename="x__Set-Cookie: a=b"'],
-      ['r\u00e9sum\u00e9\u202e.pdf', 'inline', 'inline; filename="r_sum__.pdf"'],
+      ['report.pdf', 'attachment', `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`],
+      ['a".html', undefined, `inline; filename="a-.html"; filename*=UTF-8''a-.html`],
+      ['x\r\nSet-Cookie: a=b', 'inline', `inline; filename="x--Set-Cookie- a=b"; filename*=UTF-8''x--Set-Cookie-%20a%3Db`],
+      ['r\u00e9sum\u00e9\u202e.pdf', 'inline', `inline; filename="r_sum_-.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9-.pdf`],
     ] as const)('headersForDirectUpload(filename %j, %s)', (filename, disposition, expected) => {
       const headers = service.headersForDirectUpload('abcd', { contentType: 'image/png', checksum: 'c', filename, disposition });
       expect(headers).toEqual({ 'Content-Type': 'image/png', 'Content-MD5': 'c', ...(expected ? { 'Content-Disposition': expected } : {}) });

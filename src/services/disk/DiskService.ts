@@ -6,6 +6,7 @@ import { inspect } from 'node:util';
 import { Measure } from '../../checksum.ts';
 import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../errors.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import { contentDisposition } from '../../http/serving.ts';
 import { deletePrefixed } from './delete-prefixed.ts';
 import { DiskLayout, fsCode, isMissing, moveIntoPlace } from './paths.ts';
 
@@ -116,13 +117,12 @@ export class DiskService implements StorageService {
     return this.#urlBuilder().upload(key, options);
   }
 
-  /** Returns Content-Type, Content-MD5 and (with a filename) an ASCII Content-Disposition. Throws InvalidKeyError. */
+  /** Returns Content-Type, Content-MD5 and (with a filename) the shared Content-Disposition. Throws InvalidKeyError. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     this.#layout.pathFor(key);
     const headers: Record<string, string> = { 'Content-Type': options.contentType, 'Content-MD5': options.checksum };
     if (options.filename !== undefined) {
-      const disposition = options.disposition === 'attachment' ? 'attachment' : 'inline';
-      headers['Content-Disposition'] = `${disposition}; filename="${asciiFilename(options.filename)}"`;
+      headers['Content-Disposition'] = contentDisposition(options.disposition === 'attachment' ? 'attachment' : 'inline', options.filename);
     }
     return headers;
   }
@@ -252,10 +252,6 @@ function isByteCount(value: unknown): value is number {
 
 function isNonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '';
-}
-
-function asciiFilename(filename: string): string {
-  return filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&');
 }
 
 interface DiskContext {
