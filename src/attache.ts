@@ -13,6 +13,7 @@ import { findAttachmentsOfMany } from './model/attachment-store.ts';
 import { accessorOf } from './model/decorators.ts';
 import { definitionOf, definitionsOf, type AttachmentDefinition } from './model/definitions.ts';
 import { Purger } from './model/purge.ts';
+import { purgeUnattached } from './model/unattached.ts';
 import { InProcessQueue, type JobQueue, type PurgeJob } from './model/queue.ts';
 import { recordRef } from './model/record-ref.ts';
 import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './model/runtime.ts';
@@ -165,6 +166,14 @@ export class Attache implements AttacheRuntime {
   /** The same routes for Fetch-style runtimes (Hono, Next, Bun): resolves to a Response (404 when not ours). */
   fetch(request: Request, options?: HandlerOptions): Promise<Response> {
     return fetchHandler(this, options)(request);
+  }
+
+  /**
+   * Purges blobs nothing is attached to that are older than `olderThan` seconds (abandoned direct
+   * uploads, detached files). Run it from a scheduled job. Returns how many were purged.
+   */
+  purgeUnattached(options: { olderThan: number; batchSize?: number }): Promise<number> {
+    return purgeUnattached(this, options);
   }
 
   /** Runs one background job (what a job-library worker calls). Idempotent. */
