@@ -22,7 +22,7 @@ export interface WriteTarget {
   objectParams: ObjectParams;
   /** What every UploadPart and the Complete carry: the SSE `part` parameters (an SSE-C key). */
   partParams: SseParams;
-  /** Bodies of at most this many bytes go as one PutObject; longer ones as a multipart upload. */
+  /** Bodies of known size up to this many bytes go as one PutObject; longer ones (and streams longer than a part) as multipart. */
   threshold: number;
   partSize: number;
   queueSize: number;
