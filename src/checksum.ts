@@ -45,17 +45,31 @@ export class Measure extends Transform {
 
 /**
  * A pass-through that checks, at the end of the stream, that the bytes have the expected
- * checksum and size; otherwise the stream errors with IntegrityError. Used for verified downloads.
+ * checksum and size; otherwise the stream errors with IntegrityError. It holds back the last
+ * chunk until the check passes, so a reader of altered bytes never receives a complete file.
  */
 export class Verify extends Measure {
+  private held: Buffer | null = null;
+
   constructor(private readonly key: string, private readonly expected: { checksum?: string | null; byteSize?: number }) {
     super();
+  }
+
+  override _transform(chunk: Buffer, encoding: BufferEncoding, done: TransformCallback): void {
+    super._transform(chunk, encoding, (error, data: Buffer | undefined) => {
+      if (error) return done(error);
+      const previous = this.held;
+      this.held = data ?? null;
+      if (previous) done(null, previous);
+      else done();
+    });
   }
 
   override _flush(done: TransformCallback): void {
     const { checksum, byteSize } = this.expected;
     if (byteSize !== undefined && byteSize !== this.byteSize) return done(IntegrityError.sizeMismatch(this.key, byteSize, this.byteSize));
     if (checksum && checksum !== this.checksum) return done(IntegrityError.checksumMismatch(this.key));
-    done();
+    if (this.held) done(null, this.held);
+    else done();
   }
 }

@@ -1,4 +1,5 @@
 import type { Blob } from '../entities/Blob.ts';
+import { openVerified } from '../model/blob-io.ts';
 import { blobUrl } from '../model/blob-urls.ts';
 import { forbidden, methodNotAllowed, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 import { sendFile } from './send-file.ts';
@@ -30,7 +31,8 @@ export async function blobProxy(ctx: RouteContext, req: CoreRequest, signedId: s
     size: blob.byteSize,
     etag: blob.checksum ? `"${blob.checksum}"` : null,
     served,
-    open: (range) => (range ? service.downloadRange(blob.key, range.start, range.end) : service.download(blob.key)),
+    // A whole-file answer is checked against the blob's MD5 as it streams: altered bytes abort the response.
+    open: async (range) => (range ? service.downloadRange(blob.key, range.start, range.end) : openVerified(ctx.rt, blob)),
   }, ctx.maxRangeBytes);
 }
 

@@ -1,5 +1,5 @@
 import { IncomingMessage } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Blob } from '../../src/index.ts';
@@ -237,5 +237,20 @@ describe('the authorize hook', () => {
     } finally {
       await failing.node.close();
     }
+  });
+});
+
+describe('proxy integrity', () => {
+  it('aborts a whole-file answer whose stored bytes were altered, instead of serving them as complete', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 7);
+    const tampered = await attached(Buffer.concat([png, big]), 'big.png');
+    const file = path.join(f.local, tampered.key.slice(0, 2), tampered.key.slice(2, 4), tampered.key);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(file, bytes);
+    const read = async () => Buffer.from(await (await fetch(`${both.node.base}${tampered.proxyUrl()}`)).arrayBuffer());
+    await expect(read()).rejects.toThrow();
+    const intact = await attached(Buffer.concat([png, big]), 'ok.png');
+    expect((await (await fetch(`${both.node.base}${intact.proxyUrl()}`)).arrayBuffer()).byteLength).toBe(png.length + big.length);
   });
 });
