@@ -1,10 +1,30 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { FileTooLargeError, IntegrityError } from './errors.ts';
+import { ArgumentError, FileTooLargeError, IntegrityError } from './errors.ts';
 
 /** The Rails checksum format: base64 of the MD5 digest. */
 export function md5Base64(data: Uint8Array | string): string {
   return createHash('md5').update(data).digest('base64');
+}
+
+/** Whether a value is a canonical base64 encoding of an MD5 digest (Rails' checksum, Content-MD5). */
+export function isBase64Md5(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9+/]{22}==$/.test(value) && Buffer.from(value, 'base64').toString('base64') === value;
+}
+
+/** Whether a value is a whole, non-negative number of bytes. */
+export function isByteCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/** The byte cap of an upload: the smaller of maxByteSize and the declared byteSize. Throws ArgumentError for invalid sizes. */
+export function byteLimit(options: { byteSize?: number; maxByteSize?: number }): number | undefined {
+  for (const name of ['byteSize', 'maxByteSize'] as const) {
+    const value = options[name];
+    if (value !== undefined && !isByteCount(value)) throw new ArgumentError(`"${name}" must be a non-negative integer number of bytes.`);
+  }
+  const limits = [options.byteSize, options.maxByteSize].filter((n): n is number => n !== undefined);
+  return limits.length > 0 ? Math.min(...limits) : undefined;
 }
 
 export interface MeasureOptions {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { ArgumentError } from './errors.ts';
 
 /**
  * Reads up to `size` leading bytes of a body without losing any: returns them and a body
@@ -50,4 +51,13 @@ export async function readAll(stream: Readable): Promise<Buffer> {
 /** Releases a body that will not be read (closes a file descriptor, stops a socket). */
 export function discard(body: Readable | Uint8Array): void {
   if (body instanceof Readable && !body.destroyed) body.destroy();
+}
+
+/** An upload body as a byte stream (a Uint8Array becomes one chunk). Throws ArgumentError for anything else. */
+export function toReadable(body: Readable | Uint8Array): Readable {
+  if (body instanceof Uint8Array) {
+    return Readable.from(body.byteLength > 0 ? [Buffer.from(body.buffer, body.byteOffset, body.byteLength)] : [], { objectMode: false });
+  }
+  if (typeof (body as Partial<Readable> | null)?.pipe === 'function') return body;
+  throw new ArgumentError('The upload body must be a Readable stream or a Uint8Array.');
 }

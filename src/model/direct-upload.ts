@@ -1,3 +1,4 @@
+import { isBase64Md5 } from '../checksum.ts';
 import { parseMediaType } from '../content-type.ts';
 import { Blob } from '../entities/Blob.ts';
 import { ArgumentError, ConfigurationError, FileNotFoundError } from '../errors.ts';
@@ -40,8 +41,6 @@ export interface DirectUploadResponse {
 /** Multipart part URLs and the completion token live this long (seconds): big files take a while. */
 const MULTIPART_EXPIRES_IN = 24 * 60 * 60;
 
-const MD5_BASE64 = /^[A-Za-z0-9+/]{22}==$/;
-
 /**
  * Creates the blob row of a direct upload and returns where and how the client uploads it.
  * Refuses, before any byte is sent, what the attachment's limits forbid (FileTooLargeError,
@@ -51,7 +50,7 @@ export async function createDirectUpload(rt: AttacheRuntime, request: DirectUplo
   const definition = resolveAttachment(rt, request?.attachment);
   const { byteSize, checksum } = request;
   if (!Number.isSafeInteger(byteSize) || byteSize < 0) throw new ArgumentError('byteSize must be a non-negative integer.');
-  if (typeof checksum !== 'string' || !MD5_BASE64.test(checksum)) throw new ArgumentError('checksum must be the base64 MD5 of the file.');
+  if (!isBase64Md5(checksum)) throw new ArgumentError('checksum must be the base64 MD5 of the file.');
   const contentType = parseMediaType(request.contentType) ?? 'application/octet-stream';
   assertWithinLimits(definition, { byteSize, contentType });
   const service = rt.service(directUploadService(definition));
@@ -110,7 +109,7 @@ function checkParts(parts: unknown, byteSize: number): DirectUploadRequest['part
   const clean = parts.map((part: unknown) => {
     const { byteSize: size, checksum } = (part ?? {}) as { byteSize?: unknown; checksum?: unknown };
     if (!Number.isSafeInteger(size) || (size as number) < 1) throw new ArgumentError('Each part needs a positive byteSize.');
-    if (typeof checksum !== 'string' || !MD5_BASE64.test(checksum)) throw new ArgumentError('Each part needs the base64 MD5 of its bytes.');
+    if (!isBase64Md5(checksum)) throw new ArgumentError('Each part needs the base64 MD5 of its bytes.');
     total += size as number;
     return { byteSize: size as number, checksum };
   });

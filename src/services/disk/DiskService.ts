@@ -3,7 +3,8 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { Measure } from '../../checksum.ts';
+import { byteLimit, isByteCount, Measure } from '../../checksum.ts';
+import { toReadable } from '../../streams.ts';
 import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../errors.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
 import { contentDisposition } from '../../http/serving.ts';
@@ -54,7 +55,7 @@ export class DiskService implements StorageService {
    */
   async upload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadResult> {
     const target = this.#layout.pathFor(key);
-    const limit = uploadLimit(options);
+    const limit = byteLimit(options);
     return this.#write(key, target, toReadable(body), limit, options);
   }
 
@@ -228,26 +229,6 @@ export class DiskService implements StorageService {
   #accessError(action: string, cause: unknown): StorageAccessError {
     return new StorageAccessError(`Disk service "${this.name}" could not ${action}.`, { cause });
   }
-}
-
-function toReadable(body: UploadBody): Readable {
-  if (body instanceof Uint8Array) return Readable.from([body]);
-  if (typeof (body as Partial<Readable> | null)?.pipe === 'function') return body;
-  throw new ArgumentError('The upload body must be a Readable stream or a Uint8Array.');
-}
-
-/** The byte cap for an upload: the smaller of maxByteSize and the declared byteSize. */
-function uploadLimit(options: UploadOptions): number | undefined {
-  for (const name of ['byteSize', 'maxByteSize'] as const) {
-    const value = options[name];
-    if (value !== undefined && !isByteCount(value)) throw new ArgumentError(`"${name}" must be a non-negative integer number of bytes.`);
-  }
-  const limits = [options.byteSize, options.maxByteSize].filter((n): n is number => n !== undefined);
-  return limits.length > 0 ? Math.min(...limits) : undefined;
-}
-
-function isByteCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
 function isNonEmpty(value: unknown): value is string {

@@ -38,7 +38,8 @@ import {
   type MultipartDirectTarget,
 } from './multipart-direct.ts';
 import { S3_SETTINGS, s3Options } from './settings.ts';
-import { isByteCount, writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
+import { isByteCount } from '../../checksum.ts';
+import { writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
 import { directUploadHeaders, objectUrl, presignedGet, presignedPut, type UrlTarget } from './urls.ts';
 
 export interface S3ServiceOptions {

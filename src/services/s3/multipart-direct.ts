@@ -7,6 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { isBase64Md5 } from '../../checksum.ts';
 import { ArgumentError, FileNotFoundError, IntegrityError, StorageAccessError, type AttacheError } from '../../errors.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { MultipartDirectUpload, MultipartDirectUploadOptions } from '../Service.ts';
@@ -64,11 +65,6 @@ export function assertMultipartOptions(options: MultipartDirectUploadOptions): v
     total += size;
   }
   if (total > MAX_OBJECT_SIZE) throw new ArgumentError(`The parts add up to ${total} bytes: an S3 object is at most 5 TiB.`);
-}
-
-/** A canonical base64 encoding of 16 bytes (what Content-MD5 carries). */
-function isBase64Md5(value: unknown): value is string {
-  return typeof value === 'string' && /^[A-Za-z0-9+/]{22}==$/.test(value) && Buffer.from(value, 'base64').toString('base64') === value;
 }
 
 /** A part count of Complete: an integer 1..10000. Throws ArgumentError. */

@@ -1,7 +1,8 @@
 import { AbortMultipartUploadCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, pipeline } from 'node:stream';
-import { Measure } from '../../checksum.ts';
+import { byteLimit, Measure } from '../../checksum.ts';
+import { toReadable } from '../../streams.ts';
 import { AttacheError, ArgumentError, IntegrityError } from '../../errors.ts';
 import type { UploadBody } from '../Service.ts';
 import type { EncryptionAnswer, SseParams } from './encryption.ts';
@@ -157,24 +158,3 @@ function assertExpected(key: string, measure: Measure, expected: Expected): void
   if (byteSize !== undefined && measure.byteSize < byteSize) throw IntegrityError.sizeMismatch(key, byteSize, measure.byteSize);
 }
 
-function toReadable(body: UploadBody): Readable {
-  if (body instanceof Uint8Array) {
-    return Readable.from(body.byteLength > 0 ? [Buffer.from(body.buffer, body.byteOffset, body.byteLength)] : [], { objectMode: false });
-  }
-  if (typeof (body as Partial<Readable> | null)?.pipe === 'function') return body;
-  throw new ArgumentError('The upload body must be a Readable stream or a Uint8Array.');
-}
-
-/** The byte cap: the smaller of maxByteSize and the declared byteSize. Throws ArgumentError for invalid sizes. */
-export function byteLimit(expected: Expected): number | undefined {
-  for (const name of ['byteSize', 'maxByteSize'] as const) {
-    const value = expected[name];
-    if (value !== undefined && !isByteCount(value)) throw new ArgumentError(`"${name}" must be a non-negative integer number of bytes.`);
-  }
-  const limits = [expected.byteSize, expected.maxByteSize].filter((n): n is number => n !== undefined);
-  return limits.length > 0 ? Math.min(...limits) : undefined;
-}
-
-export function isByteCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}

@@ -5,7 +5,7 @@ import { contentDisposition } from '../../http/serving.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, UrlOptions } from '../Service.ts';
 import { sseHeaders, sseParams, type Encryption } from './encryption.ts';
-import { isByteCount } from './upload.ts';
+import { isByteCount } from '../../checksum.ts';
 
 export interface UrlTarget {
   client: S3Client;
