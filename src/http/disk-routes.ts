@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { FileTooLargeError, IntegrityError } from '../errors.ts';
 import { DiskService } from '../services/disk/DiskService.ts';
-import { DiskLayout, isMissing } from '../services/disk/paths.ts';
 import { configuredService, methodNotAllowed, notFound, unprocessable, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 import type { DiskDownloadClaims, DiskUploadClaims } from './routes.ts';
 import { sendFile } from './send-file.ts';
@@ -19,7 +17,7 @@ export async function diskDownload(ctx: RouteContext, req: CoreRequest, token: s
   const claims = ctx.rt.verifier.verify<Partial<DiskDownloadClaims>>(token, 'disk_download');
   const service = diskService(ctx, claims.service);
   if (!service || typeof claims.key !== 'string' || typeof claims.filename !== 'string') return notFound();
-  const size = await storedSize(service, claims.key);
+  const size = await service.size(claims.key);
   if (size === null) return notFound();
   const key = claims.key;
   const served = servedHeaders({ contentType: claims.contentType, disposition: claims.disposition, filename: claims.filename });
@@ -56,20 +54,6 @@ export async function diskUpload(ctx: RouteContext, req: CoreRequest, token: str
 function diskService(ctx: RouteContext, name: unknown): DiskService | null {
   const service = configuredService(ctx.rt, name);
   return service instanceof DiskService && service.name === name ? service : null;
-}
-
-/**
- * The file's size, or null when nothing is stored under the key. The path comes from DiskLayout,
- * the same key → path choke point DiskService uses (it has no size method of its own).
- */
-async function storedSize(service: DiskService, key: string): Promise<number | null> {
-  try {
-    const info = await stat(new DiskLayout(service.root).pathFor(key));
-    return info.isFile() ? info.size : null;
-  } catch (error) {
-    if (isMissing(error)) return null;
-    throw error;
-  }
 }
 
 /** Whether the PUT declares exactly what was signed. A missing header never matches. */

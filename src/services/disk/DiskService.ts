@@ -97,14 +97,21 @@ export class DiskService implements StorageService {
 
   /** Returns whether a file is stored under `key`. Throws InvalidKeyError, never FileNotFoundError. */
   async exists(key: string): Promise<boolean> {
+    return (await this.size(key)) !== null;
+  }
+
+  /** The stored file's size in bytes, or null when nothing is stored under `key`. Throws InvalidKeyError, StorageAccessError. */
+  async size(key: string): Promise<number | null> {
     const file = this.#layout.pathFor(key);
     try {
-      return (await stat(file)).isFile();
+      const info = await stat(file);
+      return info.isFile() ? info.size : null;
     } catch (error) {
-      if (isMissing(error)) return false;
+      if (isMissing(error)) return null;
       throw this.#accessError('check a file', error);
     }
   }
+
 
   /** Returns a signed download URL. Throws ConfigurationError when no URL builder was configured. */
   async url(key: string, options: UrlOptions): Promise<string> {
