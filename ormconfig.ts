@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { DataSource } from 'typeorm';
-import { attacheEntities } from './src/entities/index.ts';
+import { attacheEntities } from './src/records/index.ts';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 

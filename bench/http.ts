@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Attache, attacheEntities, hasOneAttached, type AttachedOne, type Blob } from '../src/index.ts';
-import { startDatabase } from '../src/support/database.ts';
+import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
 @Entity({ name: 'bench_http_users' })

@@ -53,7 +53,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { generateKey } from '../src/keys.ts';
+import { generateKey } from '../src/core/keys.ts';
 import '../src/services/builtins.ts';
 import { configFromObject } from '../src/services/config.ts';
 import { ServiceRegistry } from '../src/services/registry.ts';

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Attache, attacheEntities, hasOneAttached, type AttachedOne } from '../src/index.ts';
-import { startDatabase } from '../src/support/database.ts';
+import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
 @Entity({ name: 'express_example_users' })

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Attache, attacheEntities, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from '../src/index.ts';
-import { startDatabase } from '../src/support/database.ts';
+import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
 @Entity({ name: 'quickstart_users' })

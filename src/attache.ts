@@ -1,23 +1,23 @@
 import { inspect } from 'node:util';
 import type { DataSource } from 'typeorm';
-import { Blob } from './entities/Blob.ts';
-import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureError } from './errors.ts';
-import { asAttacheError } from './model/attach-ops.ts';
-import { uploadNewFile } from './model/blob-upload.ts';
-import { normalizeInput, type AttachInput } from './model/input.ts';
-import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse } from './model/direct-upload.ts';
+import { Blob } from './records/Blob.ts';
+import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureError } from './core/errors.ts';
+import { asAttacheError } from './attached/attach-ops.ts';
+import { uploadNewFile } from './attached/blob-upload.ts';
+import { normalizeInput, type AttachInput } from './attached/input.ts';
+import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse } from './attached/direct-upload.ts';
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
-import { findAttachmentsOfMany } from './model/attachment-store.ts';
-import { accessorOf } from './model/decorators.ts';
-import { definitionOf, definitionsOf, type AttachmentDefinition } from './model/definitions.ts';
-import { Purger } from './model/purge.ts';
-import { purgeUnattached } from './model/unattached.ts';
-import { InProcessQueue, type JobQueue, type PurgeJob } from './model/queue.ts';
-import { recordRef } from './model/record-ref.ts';
-import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './model/runtime.ts';
-import { AttacheSubscriber } from './model/subscriber.ts';
+import { findAttachmentsOfMany } from './records/attachment-store.ts';
+import { accessorOf } from './attached/decorators.ts';
+import { definitionOf, definitionsOf, type AttachmentDefinition } from './attached/definitions.ts';
+import { Purger } from './records/purge.ts';
+import { purgeUnattached } from './records/unattached.ts';
+import { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
+import { recordRef } from './records/record-ref.ts';
+import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
+import { AttacheSubscriber } from './attached/subscriber.ts';
 import './services/builtins.ts';
 import { configFromObject, loadConfig, resolveConfigFile } from './services/config.ts';
 import { globalAdapters, ServiceRegistry } from './services/registry.ts';
@@ -61,7 +61,7 @@ export class Attache implements AttacheRuntime {
     this.verifier = new MessageVerifier(options.secret);
     this.routes = new Routes(this.verifier, { baseUrl: options.baseUrl, mount: options.mount });
     const config = options.services ? configFromObject(options.services) : loadConfig(resolveConfigFile(options.configFile, env));
-    this.registry = new ServiceRegistry(config, { env, defaultService: options.service, routes: this.routes });
+    this.registry = new ServiceRegistry(config, { env, defaultService: options.service, diskUrls: this.routes });
     this.purger = new Purger(dataSource, (name) => this.service(name));
     this.queue = options.queue ?? new InProcessQueue((job) => this.perform(job));
     this.subscriber = new AttacheSubscriber(this);
@@ -84,12 +84,6 @@ export class Attache implements AttacheRuntime {
   /** The named service (default: the default service). Built on first use. Throws ConfigurationError. */
   service(name?: string): StorageService {
     return this.registry.service(name);
-  }
-
-  /** The service new files of this attachment go to, from its `service` option or the default. */
-  serviceFor(definition: AttachmentDefinition, record: object): StorageService {
-    const { service } = definition;
-    return this.registry.service(typeof service === 'function' ? service(record) : service);
   }
 
   /** The blob behind a signed id, or null when the id is tampered, expired, of another purpose, or the blob is gone. */

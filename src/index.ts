@@ -1,11 +1,11 @@
 export { Attache, type AttacheOptions } from './attache.ts';
-export { Attachment, attacheEntities, Blob, VariantRecord } from './entities/index.ts';
-export { hasManyAttached, hasOneAttached } from './model/decorators.ts';
-export { AttachedOne } from './model/AttachedOne.ts';
-export { AttachedMany } from './model/AttachedMany.ts';
-export type { AttachmentOptions, Dependent } from './model/definitions.ts';
-export type { AttachInput } from './model/input.ts';
-export { InProcessQueue, type JobQueue, type PurgeJob } from './model/queue.ts';
+export { Attachment, attacheEntities, Blob, VariantRecord } from './records/index.ts';
+export { hasManyAttached, hasOneAttached } from './attached/decorators.ts';
+export { AttachedOne } from './attached/AttachedOne.ts';
+export { AttachedMany } from './attached/AttachedMany.ts';
+export type { AttachmentOptions, Dependent } from './attached/definitions.ts';
+export type { AttachInput } from './attached/input.ts';
+export { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
 export { globalAdapters as adapters, type AdapterDefinition, type AdapterFactory, type ServiceContext } from './services/registry.ts';
 export type { StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions, DirectUploadOptions, DirectUploadHeaderOptions } from './services/Service.ts';
 export { DiskService } from './services/disk/DiskService.ts';
@@ -13,8 +13,8 @@ export { S3Service } from './services/s3/S3Service.ts';
 export { SecureS3Service } from './services/s3/SecureS3Service.ts';
 export { MirrorService } from './services/mirror/MirrorService.ts';
 export type { HandlerOptions, NodeHandler } from './http/handler.ts';
-export type { BlobUrlOptions } from './model/blob-urls.ts';
-export type { DirectUploadRequest, DirectUploadResponse } from './model/direct-upload.ts';
+export type { BlobUrlOptions } from './records/blob-urls.ts';
+export type { DirectUploadRequest, DirectUploadResponse } from './attached/direct-upload.ts';
 export { MessageVerifier } from './signing/MessageVerifier.ts';
 export { createActiveStorageTablesMigration } from './migrations/active-storage-schema.ts';
 export {
@@ -31,4 +31,4 @@ export {
   InvalidSignatureError,
   PersistenceError,
   StorageAccessError,
-} from './errors.ts';
+} from './core/errors.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryFailedError, type DataSource } from 'typeorm';
-import { Attachment, Blob, VariantRecord } from '../src/entities/index.ts';
-import { ArgumentError } from '../src/errors.ts';
+import { Attachment, Blob, VariantRecord } from '../src/records/index.ts';
+import { ArgumentError } from '../src/core/errors.ts';
 import {
   createActiveStorageTablesMigration,
   railsForeignKeyName,

@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { CreateActiveStorageTables1700000000000 } from '../../migrations/1700000000000-CreateActiveStorageTables.ts';
 import { Attache, AttacheError, attacheEntities, hasOneAttached, type AttachedOne } from '../../src/index.ts';
-import { startDatabase } from '../../src/support/database.ts';
+import { startDatabase } from '../../scripts/database.ts';
 import { allowBrowserUploads } from './cors.ts';
 
 @Entity({ name: 'direct_upload_users' })

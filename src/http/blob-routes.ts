@@ -1,9 +1,9 @@
-import type { Blob } from '../entities/Blob.ts';
-import { openVerified } from '../model/blob-io.ts';
-import { blobUrl } from '../model/blob-urls.ts';
+import type { Blob } from '../records/Blob.ts';
+import { openVerified } from '../records/blob-io.ts';
+import { blobUrl } from '../records/blob-urls.ts';
 import { forbidden, methodNotAllowed, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 import { sendFile } from './send-file.ts';
-import { servedHeaders, type Disposition } from './serving.ts';
+import { servedHeaders, type Disposition } from '../content/serving.ts';
 
 /** `GET {mount}/blobs/redirect/:signedId/:filename`: 302 to a fresh, short-lived service URL. */
 export async function blobRedirect(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<CoreResponse> {

@@ -1,11 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Blob } from '../entities/Blob.ts';
-import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidKeyError, InvalidSignatureError } from '../errors.ts';
-import type { AttacheRuntime } from '../model/runtime.ts';
+import type { Blob } from '../records/Blob.ts';
+import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidKeyError, InvalidSignatureError } from '../core/errors.ts';
+import type { AttacheRuntime } from '../records/runtime.ts';
+import type { Routes } from './routes.ts';
 import type { StorageService } from '../services/Service.ts';
-import type { AttachmentDefinition } from '../model/definitions.ts';
+import type { AttachmentDefinition } from '../attached/definitions.ts';
 import { DEFAULT_MAX_RANGE_BYTES } from './range.ts';
+
+/** What the HTTP layer needs: the runtime, with the routes that parse request paths. */
+export interface HttpRuntime extends AttacheRuntime {
+  readonly routes: Routes;
+}
 
 /** Options of `attache.handler()` and `attache.fetch()`. */
 export interface HandlerOptions {
@@ -51,7 +57,7 @@ export interface CoreResponse {
 
 /** The resolved options every route handler gets. */
 export interface RouteContext {
-  rt: AttacheRuntime;
+  rt: HttpRuntime;
   authorize: NonNullable<HandlerOptions['authorize']> | undefined;
   authorizeDirectUpload: HandlerOptions['authorizeDirectUpload'];
   maxRangeBytes: number;
@@ -105,7 +111,7 @@ export function errorReporter(options: HandlerOptions): (error: unknown) => void
 }
 
 /** Resolves and validates the handler options. Throws ArgumentError for a bad maxRangeBytes. */
-export function routeContext(rt: AttacheRuntime, options: HandlerOptions): RouteContext {
+export function routeContext(rt: HttpRuntime, options: HandlerOptions): RouteContext {
   const maxRangeBytes = options.maxRangeBytes ?? DEFAULT_MAX_RANGE_BYTES;
   if (!Number.isSafeInteger(maxRangeBytes) || maxRangeBytes < 1) {
     throw new ArgumentError('maxRangeBytes must be a positive whole number of bytes.');

@@ -1,5 +1,5 @@
-import { AttacheError, ConfigurationError, InvalidSignatureError } from '../errors.ts';
-import { completeDirectUpload, createDirectUpload, resolveAttachment, type DirectUploadRequest } from '../model/direct-upload.ts';
+import { AttacheError, ConfigurationError, InvalidSignatureError } from '../core/errors.ts';
+import { completeDirectUpload, createDirectUpload, resolveAttachment, type DirectUploadRequest } from '../attached/direct-upload.ts';
 import { forbidden, methodNotAllowed, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 
 /** Largest JSON body accepted by the direct-upload routes (a request with 10,000 parts fits). */

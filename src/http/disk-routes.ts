@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { FileTooLargeError, IntegrityError } from '../errors.ts';
+import { FileTooLargeError, IntegrityError } from '../core/errors.ts';
 import { DiskService } from '../services/disk/DiskService.ts';
 import { configuredService, methodNotAllowed, notFound, unprocessable, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 import type { DiskDownloadClaims, DiskUploadClaims } from './routes.ts';
 import { sendFile } from './send-file.ts';
-import { servedHeaders } from './serving.ts';
+import { servedHeaders } from '../content/serving.ts';
 
 /**
  * `GET|HEAD {mount}/disk/:token/:filename`. Everything served comes from the verified claims:

@@ -1,6 +1,5 @@
-import type { AttacheRuntime } from '../model/runtime.ts';
 import { blobProxy, blobRedirect } from './blob-routes.ts';
-import { errorReporter, internalError, isNotFound, notFound, routeContext, type CoreRequest, type CoreResponse, type HandlerOptions, type RouteContext } from './core.ts';
+import { errorReporter, internalError, isNotFound, notFound, routeContext, type CoreRequest, type CoreResponse, type HandlerOptions, type RouteContext, type HttpRuntime } from './core.ts';
 import { diskDownload, diskUpload } from './disk-routes.ts';
 import { directUploadComplete, directUploadCreate } from './direct-upload-routes.ts';
 import type { Route } from './routes.ts';
@@ -13,7 +12,7 @@ export type Core = (req: CoreRequest) => Promise<CoreResponse | null>;
  * misused token and a missing blob or file are 404; anything unexpected goes to `onError` and is
  * a bare 500, so no message, stack, key or token reaches the client.
  */
-export function createCore(rt: AttacheRuntime, options: HandlerOptions = {}): Core {
+export function createCore(rt: HttpRuntime, options: HandlerOptions = {}): Core {
   const ctx = routeContext(rt, options);
   const report = errorReporter(options);
   return async (req) => {

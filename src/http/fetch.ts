@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import type { AttacheRuntime } from '../model/runtime.ts';
-import { notFound, type CoreResponse, type HandlerOptions } from './core.ts';
+import { notFound, type CoreResponse, type HandlerOptions, type HttpRuntime } from './core.ts';
 import { createCore } from './dispatch.ts';
 
 /**
@@ -9,7 +8,7 @@ import { createCore } from './dispatch.ts';
  * Response, 404 for paths outside the mount (check `pathname.startsWith(mount)` first to fall
  * through to your own routes). Never rejects. Throws ArgumentError for bad options.
  */
-export function fetchHandler(rt: AttacheRuntime, options: HandlerOptions = {}): (request: Request) => Promise<Response> {
+export function fetchHandler(rt: HttpRuntime, options: HandlerOptions = {}): (request: Request) => Promise<Response> {
   const core = createCore(rt, options);
   return async (request) => {
     const url = new URL(request.url);

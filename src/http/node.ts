@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
-import type { AttacheRuntime } from '../model/runtime.ts';
-import { errorReporter, internalError, notFound, type CoreRequest, type CoreResponse, type HandlerOptions } from './core.ts';
+import { errorReporter, internalError, notFound, type CoreRequest, type CoreResponse, type HandlerOptions, type HttpRuntime } from './core.ts';
 import { createCore } from './dispatch.ts';
 
 /** A Node / Connect / Express handler; `next` is called for paths outside attache's mount. */
@@ -12,7 +11,7 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
  * strips a mount path from `req.url`, so mount the handler at `/` and set the prefix with `mount`).
  * Paths outside the mount call `next()`, or get 404 without one. Throws ArgumentError for bad options.
  */
-export function nodeHandler(rt: AttacheRuntime, options: HandlerOptions = {}): NodeHandler {
+export function nodeHandler(rt: HttpRuntime, options: HandlerOptions = {}): NodeHandler {
   const core = createCore(rt, options);
   const report = errorReporter(options);
   return (req, res, next) => {

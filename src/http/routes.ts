@@ -1,7 +1,8 @@
 import type { MessageVerifier } from '../signing/MessageVerifier.ts';
 import type { DirectUploadOptions, UrlOptions } from '../services/Service.ts';
-import { sanitizeFilename } from '../filename.ts';
-import type { Disposition } from './serving.ts';
+import { sanitizeFilename } from '../content/filename.ts';
+import type { Disposition } from '../content/serving.ts';
+import type { AppUrls, DirectUploadCompleteClaims } from '../records/runtime.ts';
 
 /** What a Disk download token carries: the served headers come from the signature only. */
 export interface DiskDownloadClaims {
@@ -21,12 +22,6 @@ export interface DiskUploadClaims {
   checksum: string;
 }
 
-/** What a multipart direct upload's completion token carries. */
-export interface DirectUploadCompleteClaims {
-  blobId: string;
-  uploadId: string;
-  partCount: number;
-}
 
 export interface RoutesOptions {
   /** Origin put in front of every URL (`https://app.example.com`); '' gives path-only URLs. */
@@ -42,7 +37,7 @@ export type Route =
   | { kind: 'direct_upload_complete'; token: string };
 
 /** Builds and parses the URLs of attache's HTTP routes. Tokens come from the one MessageVerifier. */
-export class Routes {
+export class Routes implements AppUrls {
   readonly baseUrl: string;
   readonly mount: string;
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { ArgumentError } from '../errors.ts';
+import { ArgumentError } from '../core/errors.ts';
 
 /** The column type of `active_storage_attachments.record_id`: match your records' primary keys. */
 export type RecordIdType = 'bigint' | 'uuid' | 'string';

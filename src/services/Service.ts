@@ -65,6 +65,17 @@ export interface MultipartDirectUpload {
   parts: Array<{ partNumber: number; url: string; headers: Record<string, string> }>;
 }
 
+/** Builds signed Disk URLs; the app's HTTP routes implement it (services never import http). */
+export interface DiskUrlBuilder {
+  download(key: string, options: UrlOptions): string;
+  upload(key: string, options: DirectUploadOptions): string;
+}
+
+/** Hands each Disk service its URL builder (provided once Attache has a secret to sign with). */
+export interface DiskUrlPort {
+  forDisk(service: string): DiskUrlBuilder;
+}
+
 /**
  * The contract every storage service fulfils (Disk, S3, SecureS3, Mirror and user adapters).
  * Keys are validated by the service itself. Every vendor error leaves as an AttacheError.

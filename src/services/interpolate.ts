@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigurationError } from '../errors.ts';
+import { ConfigurationError } from '../core/errors.ts';
 
 export interface InterpolationOptions {
   /** Where variables come from; defaults to process.env. */

@@ -1,17 +1,16 @@
 import { inspect } from 'node:util';
-import { AttacheError, ConfigurationError } from '../errors.ts';
+import { AttacheError, ConfigurationError } from '../core/errors.ts';
 import type { LoadedConfig } from './config.ts';
 import { interpolateService } from './interpolate.ts';
-import type { StorageService } from './Service.ts';
-import type { Routes } from '../http/routes.ts';
+import type { DiskUrlPort, StorageService } from './Service.ts';
 
 /** What an adapter gets besides its settings: its own name, `Rails.root`, and the registry (for Mirror-like services). */
 export interface ServiceContext {
   name: string;
   appRoot: string;
   services: ServiceRegistry;
-  /** Attache's signed app routes (Disk URLs, proxy); absent when no secret was given. */
-  routes?: Routes;
+  /** Signed Disk URLs (the app's routes). */
+  diskUrls?: DiskUrlPort;
 }
 
 export type ServiceCreator = (settings: Record<string, unknown>, context: ServiceContext) => StorageService;
@@ -59,7 +58,7 @@ export interface ServiceRegistryOptions {
   /** The service used when none is named; beats env.ATTACHE_SERVICE. */
   defaultService?: string;
   /** Passed to adapters in their context. */
-  routes?: Routes;
+  diskUrls?: DiskUrlPort;
 }
 
 /**
@@ -76,11 +75,11 @@ export class ServiceRegistry {
   private readonly built = new Map<string, StorageService>();
   private readonly building = new Set<string>();
   private resolvedDefault: string | undefined;
-  private readonly routes: Routes | undefined;
+  private readonly diskUrls: DiskUrlPort | undefined;
 
   constructor(config: LoadedConfig, options: ServiceRegistryOptions = {}) {
     this.config = config;
-    this.routes = options.routes;
+    this.diskUrls = options.diskUrls;
     this.env = options.env ?? process.env;
     this.explicitDefault = options.defaultService;
     this.lookups = [this.localAdapters, ...(options.adapters ? [options.adapters] : []), globalAdapters];
@@ -171,7 +170,7 @@ export class ServiceRegistry {
     if (adapter === undefined) throw ConfigurationError.unknownAdapter(name, adapterName, this.adapterNames());
     validateSettings(name, adapter, settings);
     try {
-      return adapter.create(settings, { name, appRoot: this.config.appRoot, services: this, routes: this.routes });
+      return adapter.create(settings, { name, appRoot: this.config.appRoot, services: this, diskUrls: this.diskUrls });
     } catch (cause) {
       if (cause instanceof AttacheError) throw cause;
       // The cause's message may echo a setting value, so only its class is named here.

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../errors.ts';
+import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../core/errors.ts';
 
 /** What a token may be used for; a token signed for one purpose is refused for every other. */
 export type Purpose = 'blob_id' | 'disk_download' | 'disk_upload' | 'direct_upload_complete';

@@ -6,7 +6,7 @@ import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startExample, type Example } from '../../examples/direct-upload/server.ts';
-import { md5Base64 } from '../../src/checksum.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
 import { Blob } from '../../src/index.ts';
 import type { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import { missing } from '../support/s3.ts';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ArgumentError, type Blob } from '../../src/index.ts';
-import { md5Base64 } from '../../src/checksum.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { decodeToken, flipChar, important, read, serve, serveBoth, tokenOf, type Both, type Served } from './harness.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5Base64 } from '../../src/checksum.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
 import { Blob } from '../../src/index.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';

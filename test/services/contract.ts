@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5Base64 } from '../../src/checksum.ts';
-import { ArgumentError, FileNotFoundError, FileTooLargeError, IntegrityError, InvalidKeyError } from '../../src/errors.ts';
-import { generateKey } from '../../src/keys.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
+import { ArgumentError, FileNotFoundError, FileTooLargeError, IntegrityError, InvalidKeyError } from '../../src/core/errors.ts';
+import { generateKey } from '../../src/core/keys.ts';
 import type { StorageService } from '../../src/services/Service.ts';
 
 export interface ServiceUnderTest {

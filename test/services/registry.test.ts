@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigurationError, StorageAccessError } from '../../src/errors.ts';
+import { ConfigurationError, StorageAccessError } from '../../src/core/errors.ts';
 import type { StorageService } from '../../src/services/Service.ts';
 import { configFromObject, loadConfig, type LoadedConfig } from '../../src/services/config.ts';
 import {

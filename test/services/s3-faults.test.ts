@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Attache, Blob, IntegrityError, StorageAccessError } from '../../src/index.ts';
-import { generateKey } from '../../src/keys.ts';
+import { generateKey } from '../../src/core/keys.ts';
 import type { StorageService } from '../../src/services/Service.ts';
 import { TEST_SECRET } from '../support/attache.ts';
 import { openTestDataSource, type TestDataSource } from '../support/db.ts';

@@ -2,9 +2,9 @@ import { HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, Uploa
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5Base64 } from '../../src/checksum.ts';
-import { ArgumentError, ConfigurationError, EncryptionError, FileNotFoundError, IntegrityError, InvalidKeyError, StorageAccessError } from '../../src/errors.ts';
-import { generateKey } from '../../src/keys.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
+import { ArgumentError, ConfigurationError, EncryptionError, FileNotFoundError, IntegrityError, InvalidKeyError, StorageAccessError } from '../../src/core/errors.ts';
+import { generateKey } from '../../src/core/keys.ts';
 import type { MultipartDirectUpload, MultipartDirectUploadOptions } from '../../src/services/Service.ts';
 import type { S3Service } from '../../src/services/s3/S3Service.ts';
 import type { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';

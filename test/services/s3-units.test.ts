@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { md5Base64 } from '../../src/checksum.ts';
-import { ArgumentError, EncryptionError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../src/errors.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
+import { ArgumentError, EncryptionError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../src/core/errors.ts';
 import { copyPlan, MIN_PART_SIZE } from '../../src/services/s3/compose.ts';
 import { debugHttpEnabled, describeRequest, redactHeaders } from '../../src/services/s3/debug-log.ts';
 import { CustomerKey, encryptionMismatch, kmsKeyMatches, sseHeaders, sseParams, type Encryption } from '../../src/services/s3/encryption.ts';

@@ -1,9 +1,9 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5Base64 } from '../../src/checksum.ts';
-import { ConfigurationError, EncryptionError, StorageAccessError } from '../../src/errors.ts';
-import { generateKey } from '../../src/keys.ts';
+import { md5Base64 } from '../../src/core/checksum.ts';
+import { ConfigurationError, EncryptionError, StorageAccessError } from '../../src/core/errors.ts';
+import { generateKey } from '../../src/core/keys.ts';
 import { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import { encryptionFrom, s3Options } from '../../src/services/s3/settings.ts';
 import { captureRequests, createTestBucket, loggedClient, makeService, missing, s3Settings, type TestBucket } from '../support/s3.ts';

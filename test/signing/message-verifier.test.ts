@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../../src/errors.ts';
+import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../../src/core/errors.ts';
 import { assertExpiresIn, DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MessageVerifier, type Purpose } from '../../src/signing/MessageVerifier.ts';
 
 // Wraps (never replaces) the real functions, so the verifier's calls can be observed.

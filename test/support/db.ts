@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { inject } from 'vitest';
-import { attacheEntities } from '../../src/entities/index.ts';
+import { attacheEntities } from '../../src/records/index.ts';
 import { createActiveStorageTablesMigration, type RecordIdType } from '../../src/migrations/active-storage-schema.ts';
 
 export interface TestDataSourceOptions {

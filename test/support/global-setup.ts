@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startDatabase } from '../../src/support/database.ts';
+import { startDatabase } from '../../scripts/database.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

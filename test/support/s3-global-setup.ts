@@ -1,4 +1,4 @@
-import { containerRuntimeAnswers } from '../../src/support/database.ts';
+import { containerRuntimeAnswers } from '../../scripts/database.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';

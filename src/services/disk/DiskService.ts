@@ -3,22 +3,16 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { byteLimit, isByteCount, Measure } from '../../checksum.ts';
-import { toReadable } from '../../streams.ts';
-import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../errors.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
-import { contentDisposition } from '../../http/serving.ts';
+import { byteLimit, isByteCount, Measure } from '../../core/checksum.ts';
+import { toReadable } from '../../core/streams.ts';
+import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../core/errors.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, DiskUrlBuilder, DiskUrlPort, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import { contentDisposition } from '../../content/serving.ts';
 import { deletePrefixed } from './delete-prefixed.ts';
 import { DiskLayout, fsCode, isMissing, moveIntoPlace } from './paths.ts';
 
 /** Read in 512 KiB chunks: fewer, larger reads stream files markedly faster than the 64 KiB default. */
 const READ_CHUNK = 512 * 1024;
-
-/** Builds signed Disk URLs (provided once Attache has a secret to sign with). */
-export interface DiskUrlBuilder {
-  download(key: string, options: UrlOptions): string;
-  upload(key: string, options: DirectUploadOptions): string;
-}
 
 export interface DiskServiceOptions {
   name: string;
@@ -245,7 +239,7 @@ function isNonEmpty(value: unknown): value is string {
 interface DiskContext {
   name: string;
   appRoot: string;
-  routes?: { forDisk(service: string): DiskUrlBuilder };
+  diskUrls?: DiskUrlPort;
 }
 
 /** The Disk adapter: settings `root` (required; relative to the app root) and `public`. */
@@ -256,7 +250,7 @@ export const diskAdapter = {
     const { root, public: isPublic } = settings;
     if (!isNonEmpty(root)) throw ConfigurationError.invalidSetting(context.name, 'root', 'a non-empty path');
     if (isPublic !== undefined && typeof isPublic !== 'boolean') throw ConfigurationError.invalidSetting(context.name, 'public', 'true or false');
-    return new DiskService({ name: context.name, root: path.resolve(context.appRoot, root), public: isPublic, urls: context.routes?.forDisk(context.name) });
+    return new DiskService({ name: context.name, root: path.resolve(context.appRoot, root), public: isPublic, urls: context.diskUrls?.forDisk(context.name) });
   },
 } satisfies {
   settings: readonly string[];

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, rmdir, unlink } from 'node:fs/promises';
-import { StorageAccessError } from '../../errors.ts';
-import { assertValidKey } from '../../keys.ts';
+import { StorageAccessError } from '../../core/errors.ts';
+import { assertValidKey } from '../../core/keys.ts';
 import { folderPart, fsCode, type DiskLayout } from './paths.ts';
 
 /**

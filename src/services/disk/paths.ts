@@ -1,8 +1,8 @@
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { InvalidKeyError } from '../../errors.ts';
-import { assertValidKey } from '../../keys.ts';
+import { InvalidKeyError } from '../../core/errors.ts';
+import { assertValidKey } from '../../core/keys.ts';
 
 /** Where in-flight uploads are written before they are renamed into place. Never a folder name (those are ≤ 2 chars). */
 export const TEMP_DIR = '.attache-tmp';

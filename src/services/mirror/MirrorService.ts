@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { ConfigurationError } from '../../errors.ts';
+import { ConfigurationError } from '../../core/errors.ts';
 import type { ServiceContext } from '../registry.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
 

@@ -8,9 +8,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { ArgumentError, FileNotFoundError, StorageAccessError } from '../../errors.ts';
-import { contentDisposition } from '../../http/serving.ts';
-import { assertValidKey } from '../../keys.ts';
+import { ArgumentError, FileNotFoundError, StorageAccessError } from '../../core/errors.ts';
+import { contentDisposition } from '../../content/serving.ts';
+import { assertValidKey } from '../../core/keys.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { ServiceContext } from '../registry.ts';
 import type {
@@ -38,7 +38,7 @@ import {
   type MultipartDirectTarget,
 } from './multipart-direct.ts';
 import { S3_SETTINGS, s3Options } from './settings.ts';
-import { isByteCount } from '../../checksum.ts';
+import { isByteCount } from '../../core/checksum.ts';
 import { writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
 import { directUploadHeaders, objectUrl, presignedGet, presignedPut, type UrlTarget } from './urls.ts';
 

@@ -1,5 +1,5 @@
-import { ConfigurationError, EncryptionError } from '../../errors.ts';
-import { assertValidKey } from '../../keys.ts';
+import { ConfigurationError, EncryptionError } from '../../core/errors.ts';
+import { assertValidKey } from '../../core/keys.ts';
 import type { ServiceContext } from '../registry.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, MultipartDirectUpload, MultipartDirectUploadOptions, StorageService, UrlOptions } from '../Service.ts';
 import { answersEncryption, describeEncryption, encryptionFacts, encryptionMismatch, type Encryption, type EncryptionAnswer } from './encryption.ts';

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { md5Base64 } from '../../checksum.ts';
+import { md5Base64 } from '../../core/checksum.ts';
 import { logExchange, type DebugLogger, type LoggedRequest } from './debug-log.ts';
 
 export interface S3ClientOptions {

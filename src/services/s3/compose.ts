@@ -1,5 +1,5 @@
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCopyCommand, type CompletedPart, type S3Client } from '@aws-sdk/client-s3';
-import type { AttacheError } from '../../errors.ts';
+import type { AttacheError } from '../../core/errors.ts';
 import type { CopySourceSseParams, EncryptionAnswer, SseParams } from './encryption.ts';
 import { abortMultipart, type ObjectParams } from './upload.ts';
 

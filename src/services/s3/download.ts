@@ -1,8 +1,8 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Measure } from '../../checksum.ts';
-import { StorageAccessError, type AttacheError } from '../../errors.ts';
+import { Measure } from '../../core/checksum.ts';
+import { StorageAccessError, type AttacheError } from '../../core/errors.ts';
 import type { SseParams } from './encryption.ts';
 
 export interface ReadTarget {

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { md5Base64 } from '../../checksum.ts';
+import { md5Base64 } from '../../core/checksum.ts';
 
 /** Server-side encryption an S3 server applies with its own or a KMS key. */
 export type ServerAlgorithm = 'aws:kms' | 'aws:kms:dsse' | 'AES256';

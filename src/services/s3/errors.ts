@@ -5,7 +5,7 @@ import {
   FileNotFoundError,
   IntegrityError,
   StorageAccessError,
-} from '../../errors.ts';
+} from '../../core/errors.ts';
 
 /** What was being done when S3 failed, for the message. Never holds secrets. */
 export interface S3ErrorContext {

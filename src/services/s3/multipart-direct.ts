@@ -7,8 +7,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { isBase64Md5 } from '../../checksum.ts';
-import { ArgumentError, FileNotFoundError, IntegrityError, StorageAccessError, type AttacheError } from '../../errors.ts';
+import { isBase64Md5 } from '../../core/checksum.ts';
+import { ArgumentError, FileNotFoundError, IntegrityError, StorageAccessError, type AttacheError } from '../../core/errors.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { MultipartDirectUpload, MultipartDirectUploadOptions } from '../Service.ts';
 import { MIN_PART_SIZE } from './compose.ts';

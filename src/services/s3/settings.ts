@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../../errors.ts';
+import { ConfigurationError } from '../../core/errors.ts';
 import { createS3Client } from './client.ts';
 import { debugHttpEnabled, stderrLogger } from './debug-log.ts';
 import { CustomerKey, SERVER_ALGORITHMS, type Encryption, type ServerAlgorithm } from './encryption.ts';

@@ -1,9 +1,9 @@
 import { AbortMultipartUploadCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, pipeline } from 'node:stream';
-import { byteLimit, Measure } from '../../checksum.ts';
-import { toReadable } from '../../streams.ts';
-import { AttacheError, ArgumentError, IntegrityError } from '../../errors.ts';
+import { byteLimit, Measure } from '../../core/checksum.ts';
+import { toReadable } from '../../core/streams.ts';
+import { AttacheError, ArgumentError, IntegrityError } from '../../core/errors.ts';
 import type { UploadBody } from '../Service.ts';
 import type { EncryptionAnswer, SseParams } from './encryption.ts';
 import { isNoSuchUpload } from './errors.ts';

@@ -1,11 +1,11 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { ArgumentError } from '../../errors.ts';
-import { contentDisposition } from '../../http/serving.ts';
+import { ArgumentError } from '../../core/errors.ts';
+import { contentDisposition } from '../../content/serving.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, UrlOptions } from '../Service.ts';
 import { sseHeaders, sseParams, type Encryption } from './encryption.ts';
-import { isByteCount } from '../../checksum.ts';
+import { isByteCount } from '../../core/checksum.ts';
 
 export interface UrlTarget {
   client: S3Client;

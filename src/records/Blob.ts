@@ -1,0 +1,80 @@
+import type { Readable } from 'node:stream';
+import { BeforeInsert, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
+import type { Attachment } from './Attachment.ts';
+import { blobMethods } from './blob-methods.ts';
+import type { BlobUrlOptions } from './blob-urls.ts';
+import { bigintNumber, jsonText, utcTimestamp } from './json-text.ts';
+
+/** A stored file: Rails' `active_storage_blobs` row. */
+@Entity({ name: 'active_storage_blobs' })
+export class Blob {
+  /** bigint ids come back as strings from pg. */
+  @PrimaryGeneratedColumn({ type: 'bigint' }) id!: string;
+
+  @Index('index_active_storage_blobs_on_key', { unique: true })
+  @Column({ type: 'varchar' })
+  key!: string;
+
+  @Column({ type: 'varchar' }) filename!: string;
+
+  @Column({ name: 'content_type', type: 'varchar', nullable: true }) contentType!: string | null;
+
+  /** Rails' metadata (identified, analyzed, …) plus attache's own facts (encryption). */
+  @Column({ type: 'text', nullable: true, transformer: jsonText }) metadata!: Record<string, unknown>;
+
+  @Column({ name: 'service_name', type: 'varchar' }) serviceName!: string;
+
+  @Column({ name: 'byte_size', type: 'bigint', transformer: bigintNumber }) byteSize!: number;
+
+  /** base64 MD5 of the bytes (Rails' format). */
+  @Column({ type: 'varchar', nullable: true }) checksum!: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamp', precision: 6, transformer: utcTimestamp }) createdAt!: Date;
+
+  @BeforeInsert()
+  protected stampCreatedAt(): void {
+    this.createdAt ??= new Date();
+  }
+
+  @OneToMany('Attachment', (attachment: Attachment) => attachment.blob) attachments?: Attachment[];
+
+  /** The bytes, verified against the checksum (IntegrityError if they were altered). */
+  download(): Promise<Buffer> {
+    return blobMethods.download(this);
+  }
+
+  /** Downloads to a temporary file (verified), calls `fn(path)`, then removes the file. Returns fn's result. */
+  open<T>(fn: (file: string) => T | Promise<T>): Promise<T> {
+    return blobMethods.open(this, fn);
+  }
+
+  /** A stream of the bytes; errors with IntegrityError at the end if they were altered. */
+  stream(): Readable {
+    return blobMethods.stream(this);
+  }
+
+  /** Deletes the row and the stored file. Refused (AttachmentError) while attachments remain. Idempotent. */
+  purge(): Promise<void> {
+    return blobMethods.purge(this);
+  }
+
+  /** A URL serving the file for `expiresIn` seconds (default 300, at most 604800); see BlobUrlOptions. */
+  url(options?: BlobUrlOptions): Promise<string> {
+    return blobMethods.url(this, options);
+  }
+
+  /** A signed id for this blob (`attache.findSigned`, `attach(signedId)`): permanent unless `expiresIn` seconds. */
+  signedId(options: { expiresIn?: number } = {}): string {
+    return blobMethods.signedId(this, options.expiresIn);
+  }
+
+  /** The app's proxy URL for this blob: the bytes stream through your app (see `attache.handler()`). */
+  proxyUrl(options?: { expiresIn?: number; filename?: string }): string {
+    return blobMethods.proxyUrl(this, options);
+  }
+
+  /** Enqueues the purge on the job queue. */
+  purgeLater(): Promise<void> {
+    return blobMethods.purgeLater(this);
+  }
+}

@@ -1,0 +1,28 @@
+import type { Readable } from 'node:stream';
+import type { Blob } from './Blob.ts';
+import { ConfigurationError } from '../core/errors.ts';
+import { downloadVerified, openAsFile, streamLater } from './blob-io.ts';
+import { blobProxyUrl, blobUrl, signBlobId, type BlobUrlOptions } from './blob-urls.ts';
+import { runtimeFor, type AttacheRuntime } from './runtime.ts';
+
+function runtimeOf(blob: Blob): AttacheRuntime {
+  const rt = runtimeFor(blob.constructor);
+  if (!rt) throw new ConfigurationError('No Attache is initialized for this Blob\'s DataSource.');
+  return rt;
+}
+
+/** Blob behaviour that needs an initialized Attache; Blob's methods delegate here. */
+export const blobMethods = {
+  download: (blob: Blob): Promise<Buffer> => downloadVerified(runtimeOf(blob), blob),
+  open: <T>(blob: Blob, fn: (file: string) => T | Promise<T>): Promise<T> => openAsFile(runtimeOf(blob), blob, fn),
+  stream: (blob: Blob): Readable => streamLater(runtimeOf(blob), async () => blob),
+  purge: async (blob: Blob): Promise<void> => {
+    await runtimeOf(blob).purger.purge(blob, 'refuse');
+  },
+  url: (blob: Blob, options?: BlobUrlOptions): Promise<string> => blobUrl(runtimeOf(blob), blob, options),
+  signedId: (blob: Blob, expiresIn?: number): string => signBlobId(runtimeOf(blob), blob, expiresIn),
+  proxyUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobProxyUrl(runtimeOf(blob), blob, options),
+  purgeLater: async (blob: Blob): Promise<void> => {
+    await runtimeOf(blob).queue.enqueue({ type: 'purge', blobId: blob.id });
+  },
+};
