@@ -31,7 +31,7 @@ async function main() {
   await dataSource.initialize();
   await dataSource.runMigrations();
   await dataSource.query('CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, name varchar NOT NULL)');
-  const attache = await Attache.init({ dataSource, secret: process.env.ATTACHE_SECRET });
+  const attache = await Attache.init({ dataSource, service: 'local', secret: process.env.ATTACHE_SECRET });
   const server = createServer(attache.handler());
   try {
     const users = dataSource.getRepository(User);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { Attache, attacheEntities, hasOneAttached, type AttachedOne } from 'attache';
+import { Attache, attacheEntities, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from 'attache';
 import { CreateActiveStorageTables1700000000000 } from 'attache/migrations/1700000000000-CreateActiveStorageTables';
 
 @Entity({ name: 'users' })
@@ -12,6 +12,7 @@ export class User {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar' }) name!: string;
   @hasOneAttached() declare avatar: AttachedOne;
+  @hasManyAttached({ service: 'archive', dependent: 'purge' }) declare documents: AttachedMany;
 }
 
 const dataSource = new DataSource({
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   await dataSource.initialize();
   await dataSource.runMigrations();
   await dataSource.query('CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, name varchar NOT NULL)');
-  const attache = await Attache.init({ dataSource, secret: process.env.ATTACHE_SECRET });
+  const attache = await Attache.init({ dataSource, service: 'local', secret: process.env.ATTACHE_SECRET });
   const server = createServer(attache.handler());
   try {
     const users = dataSource.getRepository(User);
@@ -42,7 +43,11 @@ async function main(): Promise<void> {
     const url = new URL(await user.avatar.url(), `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     const served = Buffer.from(await (await fetch(url)).arrayBuffer());
     if (!served.equals(original)) throw new Error(`GET ${url.pathname} returned other bytes`);
-    console.log(`PASS esm-ts: attached ${original.length} bytes, downloaded and served them back (declare fields, define semantics)`);
+
+    await user.documents.attach([Buffer.from('notes about Ada\n'), { path: 'ada.png' }]);
+    const documents = await user.documents.blobs();
+    if (documents.length !== 2 || documents.some((blob) => blob.serviceName !== 'archive')) throw new Error('documents are not two blobs on archive');
+    console.log(`PASS esm-ts: attached ${original.length} bytes, downloaded and served them back and 2 documents to archive (declare fields, define semantics)`);
   } finally {
     server.close();
     await attache.close();

@@ -22,6 +22,7 @@ import { UsersController } from './users.controller';
       useFactory: (dataSource: DataSource) => ({
         dataSource,
         configFile: 'config/storage.yml',
+        service: 'local',
         secret: process.env.ATTACHE_SECRET,
       }),
     }),
