@@ -29,6 +29,7 @@ const EXAMPLES: Array<[string, string, string[]]> = [
   ['the plain JavaScript entity', 'hasOneAttached()(User.prototype', ['esm-js/app.js']],
   ['the Nest module', 'AttacheModule.forRootAsync({', ['nest/src/app.module.ts']],
   ['the Nest controller', 'export class UsersController {', ['nest/src/users.controller.ts']],
+  ['the Memory app test', "memoryServices('local', 'archive')", ['vitest/app.test.ts']],
 ];
 
 describe('README examples are what the consumer apps run', () => {
