@@ -13,6 +13,7 @@ import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
 import { withAttached } from './attached/with-attached.ts';
+import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
 import { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
@@ -77,6 +78,7 @@ export class Attache implements AttacheRuntime {
     if (!dataSource.hasMetadata(Blob)) {
       throw new ConfigurationError('The DataSource does not map attache\'s entities: add `...attacheEntities` to its `entities`.');
     }
+    assertAccessorsVisible(dataSource.entityMetadatas.map((metadata) => metadata.target));
     const attache = new Attache(dataSource, options);
     void attache.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
     dataSource.subscribers.push(attache.subscriber);
