@@ -16,6 +16,7 @@ import { withAttached } from './attached/with-attached.ts';
 import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
+import { sweep, type SweepOptions, type SweepReport } from './records/sweep.ts';
 import { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
 import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
 import { AttacheSubscriber } from './attached/subscriber.ts';
@@ -152,6 +153,15 @@ export class Attache implements AttacheRuntime {
    */
   purgeUnattached(options: { olderThan: number; batchSize?: number }): Promise<number> {
     return purgeUnattached(this, options);
+  }
+
+  /**
+   * Finds what crashes and abandoned uploads left behind, older than `olderThan` seconds (default
+   * 2 days): unattached blobs, stored objects no row names, Disk temp files and incomplete S3
+   * multipart uploads. A dry run by default; `{ dryRun: false }` removes them. Returns the report.
+   */
+  sweep(options?: SweepOptions): Promise<SweepReport> {
+    return sweep(this, this.registry.names(), options);
   }
 
   /** Runs one background job (what a job-library worker calls). Idempotent. */

@@ -6,6 +6,8 @@ export { AttachedMany } from './attached/AttachedMany.ts';
 export type { AttachmentOptions, Dependent } from './attached/definitions.ts';
 export { fromPath, LocalFile, type AttachInput, type AttachIo, type LocalFileOptions } from './attached/input.ts';
 export type { AttachOptions } from './attached/prepare.ts';
+export type { SweepOptions, SweepReport } from './records/sweep.ts';
+export type { AttacheEventMap, AttacheEventName, BackgroundFailure } from './core/events.ts';
 export { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
 export { globalAdapters as adapters, type AdapterDefinition, type AdapterFactory, type ServiceContext } from './services/registry.ts';
 export type { StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions, DirectUploadOptions, DirectUploadHeaderOptions } from './services/Service.ts';
