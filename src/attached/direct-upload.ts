@@ -50,6 +50,11 @@ const MULTIPART_EXPIRES_IN = 24 * 60 * 60;
 export async function createDirectUpload(rt: AttacheRuntime, request: DirectUploadRequest): Promise<DirectUploadResponse> {
   const definition = resolveAttachment(rt, request?.attachment);
   const { byteSize, checksum } = request;
+  if (typeof request.filename !== 'string' || request.filename === '') throw new ArgumentError('filename must be a non-empty string.');
+  if (typeof request.contentType !== 'string') throw new ArgumentError('contentType must be a string.');
+  if (request.metadata !== undefined && (request.metadata === null || typeof request.metadata !== 'object' || Array.isArray(request.metadata))) {
+    throw new ArgumentError('metadata must be an object.');
+  }
   if (!Number.isSafeInteger(byteSize) || byteSize < 0) throw new ArgumentError('byteSize must be a non-negative integer.');
   if (!isBase64Md5(checksum)) throw new ArgumentError('checksum must be the base64 MD5 of the file.');
   const contentType = parseMediaType(request.contentType) ?? 'application/octet-stream';
