@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { Attache, attacheEntities, hasOneAttached, type AttachedOne, type Blob } from '../src/index.ts';
+import { Attache, attacheEntities, fromPath, hasOneAttached, type AttachedOne, type Blob } from '../src/index.ts';
 import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const user = await users.save(users.create({ name: 'bench' }));
     const source = path.join(root, 'source.bin');
     await writeRandomFile(source, SIZE);
-    await user.file.attach({ path: source, filename: 'big.bin' });
+    await user.file.attach(fromPath(source, { filename: 'big.bin' }));
     const blob = (await user.file.blob())!;
     console.log(`PostgreSQL: ${database.source}; blob: ${SIZE / MIB} MiB; ${ROUNDS} rounds per server\n`);
 

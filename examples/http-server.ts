@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { Attache, attacheEntities, hasOneAttached, type AttachedOne } from '../src/index.ts';
+import { Attache, attacheEntities, fromPath, hasOneAttached, type AttachedOne } from '../src/index.ts';
 import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     });
     const users = dataSource.getRepository(User);
     const user = await users.save(users.create({ name: 'Ada' }));
-    await user.avatar.attach({ path: avatarFile });
+    await user.avatar.attach(fromPath(avatarFile));
 
     // attache answers its own paths (/attache/...); everything else goes to next(), here the app's 404.
     const files = attache.handler();

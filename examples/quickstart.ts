@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { Attache, attacheEntities, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from '../src/index.ts';
+import { Attache, attacheEntities, fromPath, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from '../src/index.ts';
 import { DatabaseStartError, startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     const user = await users.save(users.create({ name: 'Ada' }));
 
     await user.avatar.attach({ io: createReadStream(fixture('ada.png')), filename: 'ada.png' });
-    await user.documents.attach([Buffer.from('notes about Ada\n'), { path: fixture('report.pdf') }]);
+    await user.documents.attach([Buffer.from('notes about Ada\n'), fromPath(fixture('report.pdf'))]);
 
     const blob = (await user.avatar.blob())!;
     console.log({ key: blob.key, checksum: blob.checksum, contentType: blob.contentType, byteSize: blob.byteSize, service: blob.serviceName });

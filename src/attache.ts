@@ -2,20 +2,22 @@ import { inspect } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { Blob } from './records/Blob.ts';
 import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureError } from './core/errors.ts';
-import { asAttacheError } from './attached/attach-ops.ts';
-import { uploadNewFile } from './attached/blob-upload.ts';
+import { BackgroundTasks } from './core/background.ts';
+import { AttacheEvents, type AttacheEventMap, type AttacheEventName } from './core/events.ts';
+import { runChange } from './attached/attach-ops.ts';
+import { AttachChange } from './attached/change.ts';
 import { normalizeInput, type AttachInput } from './attached/input.ts';
+import { findSignedBlob } from './records/signed-ids.ts';
 import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse } from './attached/direct-upload.ts';
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
-import { findAttachmentsOfMany } from './records/attachment-store.ts';
-import { accessorOf } from './attached/decorators.ts';
-import { definitionOf, definitionsOf, type AttachmentDefinition } from './attached/definitions.ts';
+import { withAttached } from './attached/with-attached.ts';
+import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
+import { sweep, type SweepOptions, type SweepReport } from './records/sweep.ts';
 import { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
-import { recordRef } from './records/record-ref.ts';
 import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
 import { AttacheSubscriber } from './attached/subscriber.ts';
 import './services/builtins.ts';
@@ -54,6 +56,8 @@ export class Attache implements AttacheRuntime {
   readonly routes: Routes;
   readonly purger: Purger;
   readonly queue: JobQueue;
+  readonly background: BackgroundTasks;
+  private readonly events = new AttacheEvents();
   private readonly subscriber: AttacheSubscriber;
 
   private constructor(readonly dataSource: DataSource, options: AttacheOptions) {
@@ -63,6 +67,7 @@ export class Attache implements AttacheRuntime {
     const config = options.services ? configFromObject(options.services) : loadConfig(resolveConfigFile(options.configFile, env));
     this.registry = new ServiceRegistry(config, { env, defaultService: options.service, diskUrls: this.routes });
     this.purger = new Purger(dataSource, (name) => this.service(name));
+    this.background = new BackgroundTasks((action, error) => this.reportBackgroundFailure(action, error));
     this.queue = options.queue ?? new InProcessQueue((job) => this.perform(job));
     this.subscriber = new AttacheSubscriber(this);
   }
@@ -74,6 +79,7 @@ export class Attache implements AttacheRuntime {
     if (!dataSource.hasMetadata(Blob)) {
       throw new ConfigurationError('The DataSource does not map attache\'s entities: add `...attacheEntities` to its `entities`.');
     }
+    assertAccessorsVisible(dataSource.entityMetadatas.map((metadata) => metadata.target));
     const attache = new Attache(dataSource, options);
     void attache.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
     dataSource.subscribers.push(attache.subscriber);
@@ -98,11 +104,7 @@ export class Attache implements AttacheRuntime {
 
   /** The blob behind a signed id. Throws InvalidSignatureError (with its reason) or FileNotFoundError. */
   async findSignedOrFail(signedId: string): Promise<Blob> {
-    const id = this.verifier.verify<unknown>(signedId, 'blob_id');
-    if (typeof id !== 'string' || !/^\d+$/.test(id)) throw new InvalidSignatureError('tampered');
-    const blob = await this.dataSource.getRepository(Blob).findOneBy({ id });
-    if (!blob) throw new FileNotFoundError(`The blob of this signed id no longer exists.`);
-    return blob;
+    return (await findSignedBlob(this, signedId)).blob;
   }
 
   /**
@@ -113,13 +115,9 @@ export class Attache implements AttacheRuntime {
   async createAndUpload(input: AttachInput, options: { service?: string } = {}): Promise<Blob> {
     const file = await normalizeInput(input);
     if (file.kind !== 'file') throw new ArgumentError('createAndUpload takes a new file, not a Blob or a signed id.');
-    const blob = await uploadNewFile(this.dataSource, file, { service: this.service(options.service), limits: {} });
-    try {
-      return await this.dataSource.getRepository(Blob).save(blob);
-    } catch (error) {
-      await this.purger.deleteObjects(blob).catch(() => undefined);
-      throw asAttacheError(error, 'Could not save the blob.');
-    }
+    const change = new AttachChange(this, { service: this.service(options.service), limits: {} }, [file]);
+    await runChange(this, change);
+    return change.blobs[0]!;
   }
 
   /**
@@ -135,21 +133,8 @@ export class Attache implements AttacheRuntime {
    * Loads the named attachments (default: all) of many records of one entity in one query;
    * afterwards their accessors answer without querying. Returns the records.
    */
-  async withAttached<T extends object>(records: readonly T[], ...names: string[]): Promise<readonly T[]> {
-    const first = records[0];
-    if (!first) return records;
-    const definitions = names.length > 0 ? names.map((n) => definitionOf(first.constructor, n)) : [...definitionsOf(first.constructor).values()];
-    const refs = records.map((record) => ({ record, ref: recordRef(this.dataSource, record) }));
-    const ids = refs.flatMap(({ ref }) => (ref ? [ref.id] : []));
-    const type = this.dataSource.getMetadata(first.constructor).name;
-    const rows = await findAttachmentsOfMany(this.dataSource.manager, type, ids, definitions.map((d) => d.name));
-    for (const { record, ref } of refs) {
-      if (!ref) continue;
-      for (const definition of definitions) {
-        accessorOf(record, definition).preload(rows.filter((row) => row.recordId === ref.id && row.name === definition.name));
-      }
-    }
-    return records;
+  withAttached<T extends object>(records: readonly T[], ...names: string[]): Promise<readonly T[]> {
+    return withAttached(this, records, names);
   }
 
   /** The HTTP routes (Disk files, redirect, proxy) as a Node/Express/Connect handler: `(req, res, next?)`. */
@@ -170,14 +155,43 @@ export class Attache implements AttacheRuntime {
     return purgeUnattached(this, options);
   }
 
+  /**
+   * Finds what crashes and abandoned uploads left behind, older than `olderThan` seconds (default
+   * 2 days): unattached blobs, stored objects no row names, Disk temp files and incomplete S3
+   * multipart uploads. A dry run by default; `{ dryRun: false }` removes them. Returns the report.
+   */
+  sweep(options?: SweepOptions): Promise<SweepReport> {
+    return sweep(this, this.registry.names(), options);
+  }
+
   /** Runs one background job (what a job-library worker calls). Idempotent. */
   async perform(job: PurgeJob): Promise<void> {
     if (job.type === 'purge') await this.purger.purgeById(job.blobId);
   }
 
-  /** Waits for in-process background jobs to finish. */
+  /** Waits for in-process background jobs and attache's own background cleanup to finish. */
   async drain(): Promise<void> {
-    if (this.queue instanceof InProcessQueue) await this.queue.drain();
+    do {
+      await this.background.drain();
+      if (this.queue instanceof InProcessQueue) await this.queue.drain();
+    } while (this.background.busy);
+  }
+
+  /** Listens to attache's events (see AttacheEventMap). Returns this. */
+  on<K extends AttacheEventName>(name: K, listener: (...payload: AttacheEventMap[K]) => void): this {
+    this.events.on(name, listener as never);
+    return this;
+  }
+
+  /** Stops listening. Returns this. */
+  off<K extends AttacheEventName>(name: K, listener: (...payload: AttacheEventMap[K]) => void): this {
+    this.events.off(name, listener as never);
+    return this;
+  }
+
+  private reportBackgroundFailure(action: string, error: Error): void {
+    if (this.events.listenerCount('background:failed') > 0) this.events.emit('background:failed', { action, error: error as never });
+    else console.warn(`[attache] could not ${action}: ${error.message}`);
   }
 
   /** What `JSON.stringify` and `inspect` show: service names only, never settings or secrets. */

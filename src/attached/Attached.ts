@@ -1,12 +1,16 @@
+import type { EntityManager } from 'typeorm';
 import type { Attachment } from '../records/Attachment.ts';
 import type { Blob } from '../records/Blob.ts';
 import { ConfigurationError } from '../core/errors.ts';
-import { asAttacheError, attachToSaved, disposeDetached } from './attach-ops.ts';
-import { deleteAttachments, findAttachments, lockAttachment } from '../records/attachment-store.ts';
-import { serviceFor, type AttachmentDefinition } from './definitions.ts';
-import { normalizeInput, type AttachInput } from './input.ts';
-import { recordRef, type RecordRef } from '../records/record-ref.ts';
+import { deleteAttachments, findAttachments } from '../records/attachment-store.ts';
+import { database } from '../records/database.ts';
+import { lockRecord, recordRef, type RecordRef } from '../records/record-ref.ts';
 import { runtimeFor, type AttacheRuntime } from '../records/runtime.ts';
+import { attachToSaved } from './attach-ops.ts';
+import { disposeDetached } from './dispose.ts';
+import type { AttachmentDefinition } from './definitions.ts';
+import { normalizeAll, type AttachInput } from './input.ts';
+import type { AttachOptions } from './prepare.ts';
 import { stage, stagedChange } from './staged.ts';
 
 /** What AttachedOne and AttachedMany share: the record, its definition and the loaded rows. */
@@ -32,45 +36,51 @@ export abstract class Attached {
     this.loaded = attachments;
   }
 
-  /** Whether something is attached (or staged on an unsaved record). */
+  /** Whether something is attached (or staged on an unsaved record). Throws PersistenceError. */
   async attached(): Promise<boolean> {
     if (!this.ref()) return (stagedChange(this.record, this.name)?.inputs.length ?? 0) > 0;
     return (await this.load()).length > 0;
   }
 
-  /** Removes the attachment rows only; blobs and files stay. Idempotent. */
+  /** Removes the attachment rows only; blobs and files stay. Idempotent. Throws PersistenceError. */
   async detach(): Promise<void> {
-    await this.removeRows();
+    await this.removeRows('detach', async () => undefined);
   }
 
-  /** Removes the attachment rows, then purges each blob nothing else is attached to. Idempotent. */
+  /**
+   * Removes the attachment rows and purges each blob nothing else is attached to, in one
+   * transaction with the storage deletes: if storage refuses, nothing changes and a retry purges
+   * it all. Idempotent. Throws StorageAccessError or PersistenceError.
+   */
   async purge(): Promise<void> {
-    const blobs = await this.removeRows();
-    for (const blob of blobs) await this.runtime().purger.purge(blob, 'skip');
+    const rt = this.runtime();
+    await this.removeRows('purge', async (manager, blobs) => {
+      for (const blob of blobs) await rt.purger.purgeIn(manager, blob, 'skip');
+    });
   }
 
-  /** Like purge, but the blobs are purged by the job queue. */
+  /** Like purge, but the blobs are purged by the job queue after the rows are gone. */
   async purgeLater(): Promise<void> {
-    await disposeDetached(this.runtime(), { dependent: 'purge_later' }, await this.removeRows());
+    const blobs = await this.removeRows('detach', async () => undefined);
+    await disposeDetached(this.runtime(), 'purge_later', blobs.map((b) => b.id));
   }
 
-  protected async attachInputs(inputs: AttachInput[]): Promise<void> {
+  protected async attachInputs(inputs: AttachInput[], options: AttachOptions = {}): Promise<void> {
     const ref = this.ref();
     if (!ref) {
-      stage(this.record, this.name, inputs, this.definition.kind === 'one');
+      stage(this.record, this.name, inputs, this.definition.kind === 'one', options);
       return;
     }
     const rt = this.runtime();
-    const normalized = [];
-    for (const input of inputs) normalized.push(await normalizeInput(input));
+    const normalized = await normalizeAll(inputs);
     this.loaded = undefined;
-    await attachToSaved(rt, ref, this.definition, serviceFor(rt, this.definition, this.record), normalized);
+    await attachToSaved(rt, ref, this.definition, this.record, normalized, options);
   }
 
   protected async load(): Promise<Attachment[]> {
     const ref = this.ref();
     if (!ref) return [];
-    this.loaded ??= await findAttachments(this.runtime().dataSource.manager, ref, [this.name]);
+    this.loaded ??= await database(`load ${ref.type}#${this.name}`, () => findAttachments(this.runtime().dataSource.manager, ref, [this.name]));
     return this.loaded;
   }
 
@@ -88,20 +98,21 @@ export abstract class Attached {
     return recordRef(this.runtime().dataSource, this.record);
   }
 
-  private async removeRows(): Promise<Blob[]> {
+  /** Deletes this attachment's rows under the record lock, runs `then` in the same transaction, and returns the detached blobs. */
+  private async removeRows(verb: string, then: (manager: EntityManager, blobs: Blob[]) => Promise<void>): Promise<Blob[]> {
     const ref = this.ref();
     if (!ref) return [];
-    try {
-      const removed = await this.runtime().dataSource.transaction(async (manager) => {
-        await lockAttachment(manager, ref, this.name);
+    const removed = await database(`${verb} ${ref.type}#${this.name}`, () =>
+      this.runtime().dataSource.transaction(async (manager) => {
+        await lockRecord(manager, ref);
         const rows = await findAttachments(manager, ref, [this.name]);
         await deleteAttachments(manager, rows);
-        return rows;
-      });
-      this.loaded = [];
-      return removed.map((a) => a.blob).filter((b): b is Blob => b !== undefined);
-    } catch (error) {
-      throw asAttacheError(error, `Could not detach ${ref.type}#${this.name}.`);
-    }
+        const blobs = rows.map((a) => a.blob).filter((b): b is Blob => b !== undefined);
+        await then(manager, blobs);
+        return blobs;
+      }),
+    );
+    this.loaded = [];
+    return removed;
   }
 }

@@ -2,12 +2,13 @@ import type { Attachment } from '../records/Attachment.ts';
 import type { Blob } from '../records/Blob.ts';
 import { Attached } from './Attached.ts';
 import type { AttachInput } from './input.ts';
+import type { AttachOptions } from './prepare.ts';
 
 /** The accessor behind `@hasManyAttached()`: `await user.documents.attach([a, b])`. */
 export class AttachedMany extends Attached {
   /** Adds files (or existing blobs) to the collection. On an unsaved record they are staged until save. */
-  async attach(inputs: AttachInput | AttachInput[]): Promise<void> {
-    await this.attachInputs(Array.isArray(inputs) ? inputs : [inputs]);
+  async attach(inputs: AttachInput | AttachInput[], options?: AttachOptions): Promise<void> {
+    await this.attachInputs(Array.isArray(inputs) ? inputs : [inputs], options);
   }
 
   /** The attachment rows, oldest first. */

@@ -6,15 +6,17 @@ import { Attached } from './Attached.ts';
 import { downloadVerified, streamLater } from '../records/blob-io.ts';
 import type { BlobUrlOptions } from '../records/blob-urls.ts';
 import type { AttachInput } from './input.ts';
+import type { AttachOptions } from './prepare.ts';
 
 /** The accessor behind `@hasOneAttached()`: `await user.avatar.attach(file)`. */
 export class AttachedOne extends Attached {
   /**
    * Attaches one file, replacing the current one (the old blob is purged after commit per `dependent`).
-   * On an unsaved record the file is staged and stored when the record is saved.
+   * On an unsaved record the file is staged and stored when the record is saved. An existing blob
+   * on another service is refused (AttachmentError) unless `{ copy: true }`.
    */
-  async attach(input: AttachInput): Promise<void> {
-    await this.attachInputs([input]);
+  async attach(input: AttachInput, options?: AttachOptions): Promise<void> {
+    await this.attachInputs([input], options);
   }
 
   /** The attachment row, or null. */

@@ -9,6 +9,8 @@ import { assertWithinLimits } from './blob-upload.ts';
 import { definitionOf, type AttachmentDefinition } from './definitions.ts';
 import { sanitizeMetadata } from '../content/metadata.ts';
 import type { AttacheRuntime, DirectUploadCompleteClaims } from '../records/runtime.ts';
+import { database } from '../records/database.ts';
+import { signDirectUploadId } from '../records/signed-ids.ts';
 
 /** What a client asks for before uploading straight to storage. Everything else is decided by the server. */
 export interface DirectUploadRequest {
@@ -48,6 +50,11 @@ const MULTIPART_EXPIRES_IN = 24 * 60 * 60;
 export async function createDirectUpload(rt: AttacheRuntime, request: DirectUploadRequest): Promise<DirectUploadResponse> {
   const definition = resolveAttachment(rt, request?.attachment);
   const { byteSize, checksum } = request;
+  if (typeof request.filename !== 'string' || request.filename === '') throw new ArgumentError('filename must be a non-empty string.');
+  if (typeof request.contentType !== 'string') throw new ArgumentError('contentType must be a string.');
+  if (request.metadata !== undefined && (request.metadata === null || typeof request.metadata !== 'object' || Array.isArray(request.metadata))) {
+    throw new ArgumentError('metadata must be an object.');
+  }
   if (!Number.isSafeInteger(byteSize) || byteSize < 0) throw new ArgumentError('byteSize must be a non-negative integer.');
   if (!isBase64Md5(checksum)) throw new ArgumentError('checksum must be the base64 MD5 of the file.');
   const contentType = parseMediaType(request.contentType) ?? 'application/octet-stream';
@@ -63,8 +70,8 @@ export async function createDirectUpload(rt: AttacheRuntime, request: DirectUplo
     metadata: sanitizeMetadata(request.metadata),
   });
   const parts = checkParts(request.parts, byteSize);
-  await rt.dataSource.getRepository(Blob).save(blob);
-  const signedId = rt.verifier.sign(blob.id, 'blob_id');
+  await database('save a direct upload\'s blob', () => rt.dataSource.getRepository(Blob).save(blob));
+  const signedId = signDirectUploadId(rt, blob, `${rt.dataSource.getMetadata(definition.target).name}#${definition.name}`);
   try {
     if (parts && service.createMultipartDirectUpload) {
       const upload = await service.createMultipartDirectUpload(blob.key, { expiresIn: MULTIPART_EXPIRES_IN, contentType, filename: blob.filename, parts });
@@ -75,27 +82,29 @@ export async function createDirectUpload(rt: AttacheRuntime, request: DirectUplo
     const headers = service.headersForDirectUpload(blob.key, { contentType, checksum, filename: blob.filename });
     return { signedId, directUpload: { url, headers } };
   } catch (error) {
-    await rt.dataSource.getRepository(Blob).delete({ id: blob.id });
+    await rt.dataSource.getRepository(Blob).delete({ id: blob.id }).catch(() => undefined);
     throw error;
   }
 }
 
 /**
  * Completes a multipart direct upload named by a completion token (from createDirectUpload).
- * Throws InvalidSignatureError, FileNotFoundError, IntegrityError or EncryptionError; on failure
- * the upload is aborted and the blob row removed.
+ * Idempotent: a retry after a lost answer finds the upload completed and the object stored, and
+ * succeeds. On failure the upload is aborted; the blob row stays (unattached, so `sweep()` and
+ * `purgeUnattached()` reclaim it) and attaching it fails its existence check.
+ * Throws InvalidSignatureError, FileNotFoundError, IntegrityError, EncryptionError, PersistenceError.
  */
 export async function completeDirectUpload(rt: AttacheRuntime, token: string): Promise<void> {
   const claims = rt.verifier.verify<DirectUploadCompleteClaims>(token, 'direct_upload_complete');
-  const blob = await rt.dataSource.getRepository(Blob).findOneBy({ id: String(claims.blobId) });
+  const blob = await database('find a direct upload\'s blob', () => rt.dataSource.getRepository(Blob).findOneBy({ id: String(claims.blobId) }));
   if (!blob) throw new FileNotFoundError('The blob of this direct upload no longer exists.');
   const service = rt.service(blob.serviceName);
   if (!service.completeMultipartDirectUpload) throw new ConfigurationError(`Service "${service.name}" has no multipart direct uploads.`);
   try {
     await service.completeMultipartDirectUpload(blob.key, claims.uploadId, claims.partCount);
   } catch (error) {
+    if (error instanceof FileNotFoundError && (await service.exists(blob.key).catch(() => false))) return; // completed before: a retried POST
     await service.abortMultipartDirectUpload?.(blob.key, claims.uploadId).catch(() => undefined);
-    await rt.dataSource.getRepository(Blob).delete({ id: blob.id });
     throw error;
   }
 }

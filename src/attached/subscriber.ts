@@ -1,22 +1,29 @@
 import type { EntitySubscriberInterface, InsertEvent, QueryRunner, RemoveEvent, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
-import { discardUploads, disposeDetached, prepareBlobs, writeAttachmentRows, type PreparedBlobs } from './attach-ops.ts';
 import { deleteAttachments, findAttachments } from '../records/attachment-store.ts';
-import { accessorOf } from './decorators.ts';
-import { definitionsOf, serviceFor } from './definitions.ts';
-import { normalizeInput } from './input.ts';
-import { recordRef } from '../records/record-ref.ts';
+import { asPersistenceError } from '../records/database.ts';
+import { lockRecord, recordRef, type RecordRef } from '../records/record-ref.ts';
 import type { AttacheRuntime } from '../records/runtime.ts';
+import { attachTarget } from './attach-ops.ts';
+import { AttachChange } from './change.ts';
+import { accessorOf } from './decorators.ts';
+import { definitionsOf } from './definitions.ts';
+import { disposeDetached } from './dispose.ts';
+import { normalizeAll } from './input.ts';
 import { takeStaged, type StagedChange } from './staged.ts';
 
+/** Work tied to one transaction, tagged with the (savepoint) depth it was done at. */
 interface PendingWork {
-  uploads: PreparedBlobs[];
-  afterCommit: Array<() => Promise<void>>;
+  changes: Array<{ change: AttachChange; depth: number }>;
+  afterCommit: Array<{ task: () => Promise<void>; depth: number }>;
+  /** The outermost COMMIT was sent: a rollback after it may follow a COMMIT that did commit. */
+  commitSent: boolean;
 }
 
 /**
- * Ties attachments to TypeORM's unit of work: staged attaches of an unsaved record are stored
- * when it is inserted (and removed again if that transaction rolls back), and a removed
- * record's attachments are deleted with it and their blobs purged after commit per `dependent`.
+ * Ties attachments to TypeORM's unit of work: staged attaches of an unsaved record run when it
+ * is inserted (through the one AttachChange, so a rollback removes what they stored), and a
+ * removed record's attachments go with it, their blobs disposed of after commit per `dependent`.
+ * Attach and remove of one record hold the same record lock, so they never interleave.
  */
 export class AttacheSubscriber implements EntitySubscriberInterface<object> {
   private readonly pending = new WeakMap<QueryRunner, PendingWork>();
@@ -26,28 +33,33 @@ export class AttacheSubscriber implements EntitySubscriberInterface<object> {
   async afterInsert(event: InsertEvent<object>): Promise<void> {
     const record = event.entity;
     if (!record || typeof record !== 'object') return;
-    const changes = takeStaged(record);
-    if (changes.length === 0) return;
-    const work = this.workFor(event.queryRunner);
-    try {
-      await this.storeStaged(event, record, changes, work);
-    } catch (error) {
-      if (!event.queryRunner.isTransactionActive) await this.afterTransactionRollback({ queryRunner: event.queryRunner } as TransactionRollbackEvent);
-      throw error;
+    const staged = takeStaged(record);
+    if (staged.length === 0) return;
+    const ref = recordRef(this.rt.dataSource, record)!;
+    if (!event.queryRunner.isTransactionActive) {
+      // No transaction around the save: give the rows one of their own, so they are all or nothing.
+      await event.manager.transaction((manager) => this.storeStaged({ ...event, manager, queryRunner: manager.queryRunner! }, record, ref, staged));
+      await this.settle(event.queryRunner);
+      return;
     }
-    await this.settleIfNoTransaction(event.queryRunner);
+    await this.storeStaged(event, record, ref, staged);
   }
 
-  private async storeStaged(event: InsertEvent<object>, record: object, changes: StagedChange[], work: PendingWork): Promise<void> {
-    const ref = recordRef(this.rt.dataSource, record)!;
+  private async storeStaged(event: Pick<InsertEvent<object>, 'manager' | 'queryRunner'>, record: object, ref: RecordRef, staged: StagedChange[]): Promise<void> {
+    const work = this.workFor(event.queryRunner);
+    const depth = depthOf(event.queryRunner);
     const definitions = definitionsOf(record.constructor);
-    for (const change of changes) {
-      const definition = definitions.get(change.name)!;
-      const inputs = await Promise.all(change.inputs.map(normalizeInput));
-      const prepared = await prepareBlobs(this.rt, inputs, definition, serviceFor(this.rt, definition, record));
-      work.uploads.push(prepared);
-      const { detached } = await writeAttachmentRows(event.manager, ref, definition, prepared.blobs);
-      work.afterCommit.push(() => disposeDetached(this.rt, definition, detached));
+    for (const { name, inputs, options } of staged) {
+      const definition = definitions.get(name)!;
+      const change = new AttachChange(this.rt, attachTarget(this.rt, definition, record, ref), await normalizeAll(inputs), options, definition.dependent);
+      await change.prepare();
+      work.changes.push({ change, depth });
+      try {
+        await change.writeRows(event.manager, { recordInserted: true });
+      } catch (error) {
+        await change.discard(false);
+        throw error;
+      }
       accessorOf(record, definition).reset();
     }
   }
@@ -59,40 +71,74 @@ export class AttacheSubscriber implements EntitySubscriberInterface<object> {
     const definitions = definitionsOf(target);
     const ref = definitions.size > 0 ? recordRef(this.rt.dataSource, record) : null;
     if (!ref) return;
-    const rows = await findAttachments(event.manager, ref, [...definitions.keys()]);
-    await deleteAttachments(event.manager, rows);
     const work = this.workFor(event.queryRunner);
-    for (const row of rows) {
-      const definition = definitions.get(row.name)!;
-      if (row.blob) work.afterCommit.push(() => disposeDetached(this.rt, definition, [row.blob!]));
+    try {
+      await lockRecord(event.manager, ref);
+      const rows = await findAttachments(event.manager, ref, [...definitions.keys()]);
+      await deleteAttachments(event.manager, rows);
+      for (const row of rows) {
+        const definition = definitions.get(row.name);
+        if (definition) work.afterCommit.push({ depth: depthOf(event.queryRunner), task: () => disposeDetached(this.rt, definition.dependent, [row.blobId]) });
+      }
+    } catch (error) {
+      throw asPersistenceError(error, `remove the attachments of ${ref.type} ${ref.id}`);
     }
-    await this.settleIfNoTransaction(event.queryRunner);
+    if (!event.queryRunner.isTransactionActive) await this.settle(event.queryRunner);
+  }
+
+  beforeTransactionCommit(event: TransactionCommitEvent): void {
+    const work = this.pending.get(event.queryRunner);
+    if (!work) return;
+    const depth = depthOf(event.queryRunner);
+    if (depth <= 1) work.commitSent = true;
+    else for (const item of [...work.changes, ...work.afterCommit]) if (item.depth >= depth) item.depth = depth - 1;
   }
 
   async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
-    const work = this.pending.get(event.queryRunner);
-    this.pending.delete(event.queryRunner);
-    for (const task of work?.afterCommit ?? []) await task();
+    // A released savepoint is not a commit: the outer transaction may still roll back.
+    if (!event.queryRunner.isTransactionActive) await this.settle(event.queryRunner);
   }
 
-  async afterTransactionRollback(event: TransactionRollbackEvent): Promise<void> {
+  async beforeTransactionRollback(event: TransactionRollbackEvent): Promise<void> {
     const work = this.pending.get(event.queryRunner);
-    this.pending.delete(event.queryRunner);
-    for (const prepared of work?.uploads ?? []) await discardUploads(this.rt, prepared);
+    if (!work) return;
+    const depth = depthOf(event.queryRunner);
+    const undone = work.changes.filter((item) => item.depth >= depth);
+    work.changes = work.changes.filter((item) => item.depth < depth);
+    work.afterCommit = work.afterCommit.filter((item) => item.depth < depth);
+    if (depth <= 1) this.pending.delete(event.queryRunner);
+    for (const { change } of undone) {
+      if (depth <= 1 && work.commitSent) {
+        // The COMMIT got no answer: its outcome is only known once this transaction has ended on the server.
+        this.rt.background.run('confirm a lost commit and clean up', async () => {
+          if ((await change.discard(true)) === 'committed') await change.afterCommit();
+        });
+      } else {
+        await change.discard(false);
+      }
+    }
+  }
+
+  /** The outermost transaction committed (or there was none): run the after-commit work. */
+  private async settle(queryRunner: QueryRunner): Promise<void> {
+    const work = this.pending.get(queryRunner);
+    this.pending.delete(queryRunner);
+    for (const { change } of work?.changes ?? []) await change.afterCommit();
+    for (const { task } of work?.afterCommit ?? []) await task();
   }
 
   private workFor(queryRunner: QueryRunner): PendingWork {
     let work = this.pending.get(queryRunner);
     if (!work) {
-      work = { uploads: [], afterCommit: [] };
+      work = { changes: [], afterCommit: [], commitSent: false };
       this.pending.set(queryRunner, work);
     }
     return work;
   }
+}
 
-  /** Outside a transaction each statement is final, so the after-commit work runs now. */
-  private async settleIfNoTransaction(queryRunner: QueryRunner): Promise<void> {
-    if (queryRunner.isTransactionActive) return;
-    await this.afterTransactionCommit({ queryRunner } as TransactionCommitEvent);
-  }
+/** The query runner's transaction depth (1 = the outermost transaction; more inside savepoints). */
+function depthOf(queryRunner: QueryRunner): number {
+  const depth = (queryRunner as unknown as { transactionDepth?: unknown }).transactionDepth;
+  return typeof depth === 'number' && depth > 0 ? depth : 1;
 }

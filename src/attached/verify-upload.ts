@@ -2,42 +2,50 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Measure } from '../core/checksum.ts';
 import { identifyContentType, SNIFF_BYTES } from '../content/content-type.ts';
-import { Blob } from '../records/Blob.ts';
+import type { Blob } from '../records/Blob.ts';
 import { FileNotFoundError, IntegrityError } from '../core/errors.ts';
-import { assertWithinLimits } from './blob-upload.ts';
-import type { AttachmentDefinition } from './definitions.ts';
-import type { AttacheRuntime } from '../records/runtime.ts';
+import type { StorageService } from '../services/Service.ts';
+import { assertWithinLimits, type Limits } from './blob-upload.ts';
 
 /** Whether the blob's bytes were checked by attache (uploaded through it, or verified after a direct upload). */
-export function isIdentified(blob: Blob): boolean {
+export function isIdentified(blob: Pick<Blob, 'metadata'>): boolean {
   return blob.metadata?.['identified'] === true;
 }
 
 /**
- * Before a directly uploaded blob is attached: the object must exist, have the signed size and
- * checksum, sniff to an allowed type, and (SecureS3) carry the expected encryption. On success the
- * blob is marked identified with its sniffed type; on failure the unattached blob is purged and the
- * error rethrown (FileNotFoundError, IntegrityError, ContentTypeNotAllowedError, EncryptionError).
+ * Checks an existing blob before any row points at it, on the service it is stored on:
+ * - not yet identified (a direct upload, or a blob another app wrote): the object exists with the
+ *   recorded size and MD5, and its first bytes decide the content type;
+ * - identified: the object exists;
+ * - where the service can check stored objects (SecureS3): the encryption the server reports.
+ * Then the attachment's limits. Returns the blob with its facts updated (not saved) and whether
+ * they changed. Never deletes anything: the caller decides (it may not be attache's object).
+ * Throws FileNotFoundError, IntegrityError, EncryptionError, ContentTypeNotAllowedError, FileTooLargeError.
  */
-export async function verifyDirectUpload(rt: AttacheRuntime, blob: Blob, definition: AttachmentDefinition): Promise<Blob> {
-  try {
-    const service = rt.service(blob.serviceName);
-    if (!(await service.exists(blob.key))) throw new FileNotFoundError(`The direct upload for blob ${blob.key} never arrived.`);
-    const facts = (await service.verifyStored?.(blob.key)) ?? {};
-    const head = await measureStored(rt, blob);
-    blob.contentType = await identifyContentType({ head, declared: blob.contentType, filename: blob.filename });
-    assertWithinLimits(definition, blob);
-    blob.metadata = { ...blob.metadata, ...facts.metadata, identified: true };
-    await rt.dataSource.getRepository(Blob).save(blob);
-    return blob;
-  } catch (error) {
-    await rt.purger.purge(blob, 'skip').catch(() => undefined);
-    throw error;
+export async function verifyExisting(blob: Blob, service: StorageService, limits: Limits): Promise<{ blob: Blob; changed: boolean }> {
+  let { contentType, metadata } = blob;
+  if (!isIdentified(blob)) {
+    if (!(await service.exists(blob.key))) throw new FileNotFoundError(`The object of blob ${blob.key} has not arrived.`);
+    const head = await measureStored(service, blob);
+    contentType = await identifyContentType({ head, declared: blob.contentType, filename: blob.filename });
+    metadata = { ...metadata, identified: true };
+  } else if (!service.verifyStored && !(await service.exists(blob.key))) {
+    throw new FileNotFoundError(`The object of blob ${blob.key} is missing from service "${service.name}".`);
   }
+  const facts = (await service.verifyStored?.(blob.key))?.metadata;
+  if (facts && !sameFacts(metadata, facts)) metadata = { ...metadata, ...facts };
+  assertWithinLimits(limits, { byteSize: blob.byteSize, contentType });
+  const changed = contentType !== blob.contentType || metadata !== blob.metadata;
+  if (changed) Object.assign(blob, { contentType, metadata });
+  return { blob, changed };
+}
+
+function sameFacts(metadata: Record<string, unknown> | null | undefined, facts: Record<string, unknown>): boolean {
+  return Object.entries(facts).every(([key, value]) => JSON.stringify(metadata?.[key]) === JSON.stringify(value));
 }
 
 /** Streams the stored object once: checks size and MD5 against the blob row; returns its first bytes. */
-async function measureStored(rt: AttacheRuntime, blob: Blob): Promise<Buffer> {
+async function measureStored(service: StorageService, blob: Blob): Promise<Buffer> {
   const measure = new Measure();
   const head: Buffer[] = [];
   let headLength = 0;
@@ -50,7 +58,7 @@ async function measureStored(rt: AttacheRuntime, blob: Blob): Promise<Buffer> {
       done();
     },
   });
-  await pipeline(await rt.service(blob.serviceName).download(blob.key), measure, sink);
+  await pipeline(await service.download(blob.key), measure, sink);
   if (measure.byteSize !== blob.byteSize) throw IntegrityError.sizeMismatch(blob.key, blob.byteSize, measure.byteSize);
   if (blob.checksum && measure.checksum !== blob.checksum) throw IntegrityError.checksumMismatch(blob.key);
   return Buffer.concat(head).subarray(0, SNIFF_BYTES);

@@ -1,6 +1,7 @@
 import type { Blob } from '../records/Blob.ts';
 import { openVerified } from '../records/blob-io.ts';
 import { blobUrl } from '../records/blob-urls.ts';
+import { findSignedBlob } from '../records/signed-ids.ts';
 import { forbidden, methodNotAllowed, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 import { sendFile } from './send-file.ts';
 import { servedHeaders, type Disposition } from '../content/serving.ts';
@@ -41,7 +42,7 @@ export async function blobProxy(ctx: RouteContext, req: CoreRequest, signedId: s
  * wrong-purpose id, or a blob that is gone, throws (InvalidSignatureError / FileNotFoundError → 404).
  */
 async function authorizedBlob(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<Blob | null> {
-  const blob = await ctx.rt.findSignedOrFail(signedId);
+  const { blob } = await findSignedBlob(ctx.rt, signedId, ['blob_url']);
   if (ctx.authorize && (await ctx.authorize(req.raw, blob)) !== true) return null;
   return blob;
 }

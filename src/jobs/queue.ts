@@ -1,8 +1,38 @@
-/** A unit of background work attache asks for. */
+/** Purge a blob (row and object) unless something is attached to it again: purge_later. */
 export interface PurgeJob {
   type: 'purge';
   blobId: string;
 }
+
+/** Extract a blob's metadata (width, height, duration, …) after its attach committed. */
+export interface AnalyzeJob {
+  type: 'analyze';
+  blobId: string;
+}
+
+/** Generate and store one variant of a blob (`preprocessed: true` variants, after attach). */
+export interface PreprocessJob {
+  type: 'preprocess';
+  blobId: string;
+  /** The variation, as its signed/encoded key (see the representations module). */
+  variation: string;
+}
+
+/** Copy a blob to the mirrors of its Mirror service (Rails' MirrorJob, after a direct upload). */
+export interface MirrorJob {
+  type: 'mirror';
+  blobId: string;
+}
+
+/** Delete every object under a prefix of a service (Rails' purge of legacy variant folders). */
+export interface DeletePrefixedJob {
+  type: 'delete_prefixed';
+  service: string;
+  prefix: string;
+}
+
+/** Every unit of background work attache asks for: a closed union, dispatched by `attache.perform(job)`. */
+export type AttacheJob = PurgeJob | AnalyzeJob | PreprocessJob | MirrorJob | DeletePrefixedJob;
 
 /**
  * Where `purgeLater` and `dependent: 'purge_later'` send work. A job library (BullMQ, pg-boss, …)

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { QueryDeepPartialEntity } from 'typeorm';
 import { BeforeInsert, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
 import type { Attachment } from './Attachment.ts';
 import { blobMethods } from './blob-methods.ts';
@@ -73,8 +74,18 @@ export class Blob {
     return blobMethods.proxyUrl(this, options);
   }
 
+  /** The app's redirect URL for this blob: a 302 to a fresh, short-lived service URL (see `attache.handler()`). */
+  redirectUrl(options?: { expiresIn?: number; filename?: string }): string {
+    return blobMethods.redirectUrl(this, options);
+  }
+
   /** Enqueues the purge on the job queue. */
   purgeLater(): Promise<void> {
     return blobMethods.purgeLater(this);
   }
+}
+
+/** A blob's column values for insert/update (TypeORM's partial type cannot describe a free-form JSON column). */
+export function blobValues(values: Partial<Blob>): QueryDeepPartialEntity<Blob> {
+  return values as QueryDeepPartialEntity<Blob>;
 }

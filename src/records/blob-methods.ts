@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Blob } from './Blob.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { downloadVerified, openAsFile, streamLater } from './blob-io.ts';
-import { blobProxyUrl, blobUrl, signBlobId, type BlobUrlOptions } from './blob-urls.ts';
+import { blobProxyUrl, blobRedirectUrl, blobUrl, type BlobUrlOptions } from './blob-urls.ts';
+import { signBlobId } from './signed-ids.ts';
 import { runtimeFor, type AttacheRuntime } from './runtime.ts';
 
 function runtimeOf(blob: Blob): AttacheRuntime {
@@ -22,6 +23,7 @@ export const blobMethods = {
   url: (blob: Blob, options?: BlobUrlOptions): Promise<string> => blobUrl(runtimeOf(blob), blob, options),
   signedId: (blob: Blob, expiresIn?: number): string => signBlobId(runtimeOf(blob), blob, expiresIn),
   proxyUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobProxyUrl(runtimeOf(blob), blob, options),
+  redirectUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobRedirectUrl(runtimeOf(blob), blob, options),
   purgeLater: async (blob: Blob): Promise<void> => {
     await runtimeOf(blob).queue.enqueue({ type: 'purge', blobId: blob.id });
   },

@@ -3,6 +3,7 @@ import { safeDisposition, servedContentType, type Disposition } from '../content
 import { sanitizeFilename } from '../content/filename.ts';
 import { assertExpiresIn, DEFAULT_EXPIRES_IN } from '../signing/MessageVerifier.ts';
 import type { AttacheRuntime } from './runtime.ts';
+import { signBlobUrlId } from './signed-ids.ts';
 
 export interface BlobUrlOptions {
   /** Lifetime in seconds: 1 to 604800, default 300. */
@@ -25,12 +26,12 @@ export async function blobUrl(rt: AttacheRuntime, blob: Blob, options: BlobUrlOp
   });
 }
 
-/** A signed id for the blob: permanent unless `expiresIn` (seconds) is given. */
-export function signBlobId(rt: AttacheRuntime, blob: Blob, expiresIn?: number): string {
-  return rt.verifier.sign(blob.id, 'blob_id', expiresIn);
+/** The app's proxy URL for the blob (streams through the app; works for every service). Its id serves but cannot be attached. */
+export function blobProxyUrl(rt: AttacheRuntime, blob: Blob, options: { expiresIn?: number; filename?: string } = {}): string {
+  return rt.routes.proxy(signBlobUrlId(rt, blob, options.expiresIn), options.filename ?? blob.filename);
 }
 
-/** The app's proxy URL for the blob (streams through the app; works for every service). */
-export function blobProxyUrl(rt: AttacheRuntime, blob: Blob, options: { expiresIn?: number; filename?: string } = {}): string {
-  return rt.routes.proxy(signBlobId(rt, blob, options.expiresIn), options.filename ?? blob.filename);
+/** The app's redirect URL for the blob (302 to a fresh service URL). Its id serves but cannot be attached. */
+export function blobRedirectUrl(rt: AttacheRuntime, blob: Blob, options: { expiresIn?: number; filename?: string } = {}): string {
+  return rt.routes.redirect(signBlobUrlId(rt, blob, options.expiresIn), options.filename ?? blob.filename);
 }

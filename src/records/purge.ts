@@ -1,59 +1,81 @@
-import type { DataSource } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import { Attachment } from './Attachment.ts';
 import { Blob } from './Blob.ts';
 import { VariantRecord } from './VariantRecord.ts';
-import { AttachmentError, AttacheError, PersistenceError } from '../core/errors.ts';
+import { AttachmentError } from '../core/errors.ts';
 import type { StorageService } from '../services/Service.ts';
 import { isAttached } from './attachment-store.ts';
+import { database } from './database.ts';
 
 export type ServiceLookup = (name: string) => StorageService;
 
+/** Rails' record type and attachment name of a variant's image (ActiveStorage 6.1+ variant tracking). */
+export const VARIANT_RECORD_TYPE = 'ActiveStorage::VariantRecord';
+export const VARIANT_ATTACHMENT = 'image';
+
 /**
- * Deletes blobs: the row (and its variant records) in a transaction, then the stored object
- * and its variants. The row goes first, so a failure never leaves a row without an object.
+ * Deletes blobs: rows and stored objects in one transaction. The rows are deleted first (not yet
+ * committed), then the objects; a storage failure rolls the rows back, so the blob is still there
+ * and a retry purges it. A commit that fails after the objects went leaves rows without objects,
+ * which the next purge (or the sweeper) removes: objects are deleted idempotently.
  */
 export class Purger {
   constructor(private readonly dataSource: DataSource, private readonly serviceFor: ServiceLookup) {}
 
   /**
-   * Purges a blob that no attachment points at. Idempotent: a blob already gone only has its object removed.
-   * Throws AttachmentError when attachments remain (`onAttached: 'refuse'`), or skips it (`'skip'`).
+   * Purges a blob that no attachment points at. Idempotent: a blob already gone only has its
+   * object removed, unless another blob now holds its key. Throws AttachmentError when attachments
+   * remain (`onAttached: 'refuse'`), or returns false (`'skip'`); StorageAccessError / PersistenceError.
    */
   async purge(blob: Pick<Blob, 'id' | 'key' | 'serviceName'>, onAttached: 'refuse' | 'skip' = 'refuse'): Promise<boolean> {
-    const deleted = await this.deleteRow(blob.id, onAttached);
-    if (!deleted && onAttached === 'skip') return false;
-    await this.deleteObjects(blob);
-    return true;
+    return database(`purge blob ${blob.id}`, () => this.dataSource.transaction((manager) => this.purgeIn(manager, blob, onAttached)));
   }
 
   /** Loads a blob by id and purges it unless it is attached somewhere (the purge job). Idempotent. */
   async purgeById(blobId: string): Promise<void> {
-    const blob = await this.dataSource.getRepository(Blob).findOneBy({ id: blobId });
-    if (blob) await this.purge(blob, 'skip');
+    await database(`purge blob ${blobId}`, () =>
+      this.dataSource.transaction(async (manager) => {
+        const blob = await manager.getRepository(Blob).findOneBy({ id: blobId });
+        if (blob) await this.purgeIn(manager, blob, 'skip');
+      }),
+    );
   }
 
-  /** Removes the stored bytes of a blob (and its variants); used to clean up after a failed write. */
+  /** The purge of one blob inside the caller's transaction (detach-and-purge in one step). See purge(). */
+  async purgeIn(manager: EntityManager, blob: Pick<Blob, 'id' | 'key' | 'serviceName'>, onAttached: 'refuse' | 'skip'): Promise<boolean> {
+    const row = await manager.getRepository(Blob).findOne({ where: { id: blob.id }, lock: { mode: 'pessimistic_write' } });
+    if (!row) {
+      if (!(await manager.getRepository(Blob).existsBy({ key: blob.key }))) await this.deleteObjects(blob);
+      return true;
+    }
+    if (await isAttached(manager, row.id)) {
+      if (onAttached === 'skip') return false;
+      throw new AttachmentError(`Blob ${row.key} is still attached; detach it everywhere before purging it.`);
+    }
+    const variants = await this.deleteVariantRows(manager, row.id);
+    await manager.getRepository(Blob).delete({ id: row.id });
+    for (const variant of variants) await this.purgeIn(manager, variant, 'skip');
+    await this.deleteObjects(row);
+    return true;
+  }
+
+  /** Removes the stored bytes of a blob and its legacy (untracked) variants. Idempotent. */
   async deleteObjects(blob: Pick<Blob, 'key' | 'serviceName'>): Promise<void> {
     const service = this.serviceFor(blob.serviceName);
     await service.delete(blob.key);
     await service.deletePrefixed(`variants/${blob.key}/`);
   }
 
-  private async deleteRow(blobId: string, onAttached: 'refuse' | 'skip'): Promise<boolean> {
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const row = await manager.getRepository(Blob).findOne({ where: { id: blobId }, lock: { mode: 'pessimistic_write' } });
-        if (!row) return true;
-        if (await isAttached(manager, blobId)) {
-          if (onAttached === 'skip') return false;
-          throw new AttachmentError(`Blob ${row.key} is still attached; detach it everywhere before purging it.`);
-        }
-        await manager.getRepository(VariantRecord).delete({ blobId });
-        await manager.getRepository(Blob).delete({ id: blobId });
-        return true;
-      });
-    } catch (error) {
-      if (error instanceof AttacheError) throw error;
-      throw new PersistenceError(`Could not delete blob ${blobId}.`, { cause: error });
-    }
+  /** Deletes the blob's variant records and their image attachments; returns the image blobs to purge. */
+  private async deleteVariantRows(manager: EntityManager, blobId: string): Promise<Blob[]> {
+    const records = await manager.getRepository(VariantRecord).find({ where: { blobId }, select: { id: true } });
+    if (records.length === 0) return [];
+    const attachments = await manager.getRepository(Attachment).find({
+      where: { recordType: VARIANT_RECORD_TYPE, recordId: In(records.map((r) => r.id)), name: VARIANT_ATTACHMENT },
+      relations: { blob: true },
+    });
+    if (attachments.length > 0) await manager.getRepository(Attachment).delete({ id: In(attachments.map((a) => a.id)) });
+    await manager.getRepository(VariantRecord).delete({ id: In(records.map((r) => r.id)) });
+    return attachments.flatMap((a) => (a.blob ? [a.blob] : []));
   }
 }

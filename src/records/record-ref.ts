@@ -1,10 +1,12 @@
-import type { DataSource } from 'typeorm';
-import { ArgumentError } from '../core/errors.ts';
+import type { DataSource, EntityManager, EntityMetadata } from 'typeorm';
+import { ArgumentError, AttachmentError } from '../core/errors.ts';
 
 /** How an attachment row points at a record: Rails' polymorphic (record_type, record_id). */
 export interface RecordRef {
   type: string;
   id: string;
+  /** The record's entity, to check that the record still exists. */
+  entity?: EntityMetadata;
 }
 
 /** The record's reference, or null while it has no primary key (unsaved). Composite keys are refused. */
@@ -16,5 +18,41 @@ export function recordRef(dataSource: DataSource, record: object): RecordRef | n
   }
   const id: unknown = primary.getEntityValue(record);
   if (id === undefined || id === null || id === '') return null;
-  return { type: metadata.name, id: String(id) };
+  return { type: metadata.name, id: String(id), entity: metadata };
+}
+
+/** The advisory lock of a record's attachments, and of a blob key for writes without a record. */
+export function recordLockKey(ref: RecordRef): string {
+  return `attache:record:${ref.type}:${ref.id}`;
+}
+
+/**
+ * Invariant: every write of a record's attachment rows (attach, detach, purge, remove) holds this
+ * lock first, so they happen one after another. Inside a transaction; released at its end.
+ */
+export async function lockRecord(manager: EntityManager, ref: RecordRef): Promise<void> {
+  await lockKey(manager, recordLockKey(ref));
+}
+
+/** Takes a transaction-scoped advisory lock named `key`. */
+export async function lockKey(manager: EntityManager, key: string): Promise<void> {
+  await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+}
+
+/**
+ * Refuses to attach to a record that is gone (removed while the attach ran). Takes a KEY SHARE
+ * lock, so a concurrent DELETE of the record waits for this transaction. Throws AttachmentError.
+ */
+export async function assertRecordExists(manager: EntityManager, ref: RecordRef): Promise<void> {
+  const entity = ref.entity;
+  const primary = entity?.primaryColumns[0];
+  if (!entity || !primary) return;
+  const found: unknown = await manager
+    .createQueryBuilder()
+    .select('1', 'found')
+    .from(entity.target, 'record')
+    .where(`record.${primary.propertyPath} = :id`, { id: ref.id })
+    .setLock('for_key_share')
+    .getRawOne();
+  if (!found) throw new AttachmentError(`${ref.type} ${ref.id} no longer exists: nothing was attached.`);
 }

@@ -4,6 +4,7 @@ import type { MessageVerifier } from '../signing/MessageVerifier.ts';
 import type { StorageService } from '../services/Service.ts';
 import type { Purger } from './purge.ts';
 import type { JobQueue } from '../jobs/queue.ts';
+import type { BackgroundTasks } from '../core/background.ts';
 
 /** What a multipart direct upload's completion token carries. */
 export interface DirectUploadCompleteClaims {
@@ -37,6 +38,8 @@ export interface AttacheRuntime {
   readonly verifier: MessageVerifier;
   /** Attache's app routes (proxy, redirect, direct-upload completion). */
   readonly routes: AppUrls;
+  /** Cleanup and after-commit work that the caller does not wait for (`attache.drain()` does). */
+  readonly background: BackgroundTasks;
 }
 
 const runtimes: AttacheRuntime[] = [];

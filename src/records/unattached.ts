@@ -3,6 +3,7 @@ import { Attachment } from './Attachment.ts';
 import { Blob } from './Blob.ts';
 import { ArgumentError } from '../core/errors.ts';
 import type { AttacheRuntime } from './runtime.ts';
+import { database } from './database.ts';
 
 /**
  * Purges blobs that nothing is attached to and that are older than `olderThan` seconds: direct
@@ -16,7 +17,7 @@ export async function purgeUnattached(rt: AttacheRuntime, options: { olderThan: 
   let purged = 0;
   let lastId = '0';
   for (;;) {
-    const batch = await rt.dataSource
+    const batch = await database('find unattached blobs', () => rt.dataSource
       .getRepository(Blob)
       .createQueryBuilder('blob')
       .where('blob.created_at < :cutoff', { cutoff: cutoff.toISOString() })
@@ -24,7 +25,7 @@ export async function purgeUnattached(rt: AttacheRuntime, options: { olderThan: 
       .andWhere((qb) => `NOT EXISTS ${qb.subQuery().select('1').from(Attachment, 'a').where('a.blob_id = blob.id').getQuery()}`)
       .orderBy('blob.id', 'ASC')
       .limit(batchSize)
-      .getMany();
+      .getMany());
     for (const blob of batch) if (await rt.purger.purge(blob, 'skip')) purged++;
     if (batch.length < batchSize) return purged;
     lastId = batch.at(-1)!.id;

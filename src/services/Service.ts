@@ -65,6 +65,22 @@ export interface MultipartDirectUpload {
   parts: Array<{ partNumber: number; url: string; headers: Record<string, string> }>;
 }
 
+/** One stored object, as a service lists it. */
+export interface StoredObject {
+  key: string;
+  byteSize: number;
+  lastModified: Date;
+}
+
+/** A write that never finished: a Disk temp file, an S3 multipart upload never completed. */
+export interface PendingWrite {
+  kind: 'temp-file' | 'multipart-upload';
+  /** What discardPendingWrite needs: the temp file's name, or the multipart upload id. */
+  id: string;
+  key?: string;
+  startedAt: Date;
+}
+
 /** Builds signed Disk URLs; the app's HTTP routes implement it (services never import http). */
 export interface DiskUrlBuilder {
   download(key: string, options: UrlOptions): string;
@@ -133,6 +149,15 @@ export interface StorageService {
 
   /** Aborts a multipart direct upload (idempotent). */
   abortMultipartDirectUpload?(key: string, uploadId: string): Promise<void>;
+
+  /** Optional (the sweeper uses it): every stored object, paged. Throws StorageAccessError. */
+  listObjects?(options?: { prefix?: string }): AsyncIterable<StoredObject>;
+
+  /** Optional (the sweeper uses it): writes that never finished. Throws StorageAccessError. */
+  listPendingWrites?(): AsyncIterable<PendingWrite>;
+
+  /** Optional: removes an unfinished write. Idempotent. Throws StorageAccessError. */
+  discardPendingWrite?(write: PendingWrite): Promise<void>;
 
   /** Concatenates the source objects, in order, into `destinationKey`. */
   compose(sourceKeys: readonly string[], destinationKey: string, options?: { contentType?: string; customMetadata?: Record<string, string> }): Promise<UploadResult>;

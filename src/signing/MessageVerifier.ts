@@ -1,8 +1,13 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../core/errors.ts';
 
-/** What a token may be used for; a token signed for one purpose is refused for every other. */
-export type Purpose = 'blob_id' | 'disk_download' | 'disk_upload' | 'direct_upload_complete';
+/**
+ * What a token may be used for; a token signed for one purpose is refused for every other.
+ * `blob_id`: an attachable signed id (`blob.signedId()`); `direct_upload`: the attachable id of a
+ * direct upload, bound to its attachment; `blob_url`: the id inside redirect and proxy URLs,
+ * which can be shown to viewers and so is never attachable.
+ */
+export type Purpose = 'blob_id' | 'direct_upload' | 'blob_url' | 'disk_download' | 'disk_upload' | 'direct_upload_complete';
 
 /** Longest lifetime of any signed URL or token, in seconds (7 days, as S3's presigned URLs). */
 export const MAX_EXPIRES_IN = 604_800;
@@ -51,10 +56,15 @@ export class MessageVerifier {
 
   /** The payload of a valid token. Throws InvalidSignatureError: 'tampered', 'expired' or 'purpose'. */
   verify<T = unknown>(token: unknown, purpose: Purpose): T {
+    return this.verifyAny<T>(token, [purpose]).payload;
+  }
+
+  /** The purpose and payload of a valid token signed for any of `purposes`. Throws InvalidSignatureError. */
+  verifyAny<T = unknown>(token: unknown, purposes: readonly Purpose[]): { purpose: Purpose; payload: T } {
     const envelope = this.#open(token);
-    if (envelope.p !== purpose) throw new InvalidSignatureError('purpose');
+    if (!purposes.includes(envelope.p)) throw new InvalidSignatureError('purpose');
     if (envelope.e !== undefined && Math.floor(this.now() / 1000) >= envelope.e) throw new InvalidSignatureError('expired');
-    return envelope.d as T;
+    return { purpose: envelope.p, payload: envelope.d as T };
   }
 
   #open(token: unknown): Envelope {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5Base64 } from '../../src/core/checksum.ts';
-import { Attachment, Blob, FileNotFoundError, InvalidSignatureError } from '../../src/index.ts';
+import { Attachment, Blob, FileNotFoundError, fromPath, InvalidSignatureError } from '../../src/index.ts';
 import { MessageVerifier } from '../../src/signing/MessageVerifier.ts';
 import { openAttache, TEST_SECRET, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
@@ -60,7 +60,7 @@ describe('attach on a saved record', () => {
       Buffer.from('plain buffer'),
       new Uint8Array([1, 2, 3]),
       Readable.from([Buffer.from('from a readable')]),
-      { path: path.join(fixtures, 'report.pdf') },
+      fromPath(path.join(fixtures, 'report.pdf')),
       { io: Buffer.from('a,b\n1,2\n'), filename: 'table.csv' },
     ]);
     const blobs = await user.documents.blobs();

@@ -47,9 +47,11 @@ afterAll(async () => {
 
 describe('GET {mount}/blobs/redirect/:signedId/:filename', () => {
   const redirectUrl = (signedId: string, query = ''): string => `${f.attache.routes.redirect(signedId, 'ada.png')}${query}`;
+  /** The id inside a blob's redirect URL (purpose blob_url: it serves, but cannot be attached). */
+  const urlId = (b: Blob): string => b.redirectUrl().split('/')[4]!;
 
   it('is 302 to a fresh Disk URL, not cached, and that URL serves the file', async () => {
-    const answer = await get(redirectUrl(blob.signedId()));
+    const answer = await get(blob.redirectUrl());
     expect(answer.status).toBe(302);
     expect(answer.headers.get('cache-control')).toBe('no-store');
     const location = answer.headers.get('location')!;
@@ -63,22 +65,23 @@ describe('GET {mount}/blobs/redirect/:signedId/:filename', () => {
   });
 
   it('?disposition=attachment asks for a download; other values are ignored', async () => {
-    const attachment = (await get(redirectUrl(blob.signedId(), '?disposition=attachment'))).headers.get('location')!;
+    const attachment = (await get(redirectUrl(urlId(blob), '?disposition=attachment'))).headers.get('location')!;
     expect(decodeToken(tokenOf(attachment)).d).toMatchObject({ disposition: 'attachment' });
     const html = await attached(HTML, 'page.html');
-    const inline = (await get(redirectUrl(html.signedId(), '?disposition=inline'))).headers.get('location')!;
+    const inline = (await get(redirectUrl(urlId(html), '?disposition=inline'))).headers.get('location')!;
     expect(decodeToken(tokenOf(inline)).d).toMatchObject({ disposition: 'attachment', contentType: 'text/html' });
   });
 
   it('a tampered, expired or wrong-purpose id, or a blob that is gone, is 404', async () => {
-    const signedId = blob.signedId();
-    const expired = new MessageVerifier(TEST_SECRET, () => Date.now() - 10_000).sign(blob.id, 'blob_id', 5);
+    const signedId = urlId(blob);
+    const expired = new MessageVerifier(TEST_SECRET, () => Date.now() - 10_000).sign(blob.id, 'blob_url', 5);
     const diskToken = tokenOf(await blob.url());
     const gone = await attached(Buffer.from('bye'), 'bye.txt');
-    const goneId = gone.signedId();
+    const goneId = urlId(gone);
     await f.db.dataSource.query('DELETE FROM active_storage_attachments WHERE blob_id = $1', [gone.id]);
     await f.db.dataSource.getRepository(Blob).delete({ id: gone.id });
-    for (const id of [flipChar(signedId, 2), signedId.slice(0, -2), expired, diskToken, goneId, 'nonsense']) {
+    // blob.signedId() is an attachable id, not a link id: links only take the ids they were made with.
+    for (const id of [flipChar(signedId, 2), signedId.slice(0, -2), expired, diskToken, goneId, 'nonsense', blob.signedId()]) {
       const answer = await get(redirectUrl(id));
       expect(answer.status).toBe(404);
       expect(answer.headers.get('location')).toBeNull();
@@ -180,9 +183,9 @@ describe('GET|HEAD {mount}/blobs/proxy/:signedId/:filename', () => {
 
   it('a signed id with expiresIn works until it expires; a tampered one is 404', async () => {
     expect((await get(blob.proxyUrl({ expiresIn: 60 }))).status).toBe(200);
-    const expired = new MessageVerifier(TEST_SECRET, () => Date.now() - 61_000).sign(blob.id, 'blob_id', 60);
+    const expired = new MessageVerifier(TEST_SECRET, () => Date.now() - 61_000).sign(blob.id, 'blob_url', 60);
     expect((await get(f.attache.routes.proxy(expired, 'ada.png'))).status).toBe(404);
-    const signedId = blob.signedId();
+    const signedId = blob.proxyUrl().split('/')[4]!;
     expect((await get(f.attache.routes.proxy(flipChar(signedId, signedId.length - 1), 'ada.png'))).status).toBe(404);
   });
 });
@@ -192,7 +195,7 @@ describe('the authorize hook', () => {
     try {
       for (const decision of [false, Promise.resolve(false)]) {
         allow = decision;
-        for (const url of [blob.proxyUrl(), f.attache.routes.redirect(blob.signedId(), 'ada.png')]) {
+        for (const url of [blob.proxyUrl(), blob.redirectUrl()]) {
           const answer = await get(url);
           expect(answer.status).toBe(403);
           expect(answer.body.toString()).toBe('Forbidden\n');

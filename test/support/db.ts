@@ -14,6 +14,10 @@ export interface TestDataSourceOptions {
   sql?: string[];
   /** Set false to get an empty schema and run `dataSource.runMigrations()` yourself. */
   runMigrations?: boolean;
+  /** Connect through this URL instead (a fault proxy in front of the run's database). */
+  connectUrl?: string;
+  /** Connection pool size (TypeORM's default is 10). */
+  poolSize?: number;
 }
 
 export interface TestDataSource {
@@ -35,8 +39,8 @@ export async function openTestDataSource(options: TestDataSourceOptions = {}): P
   await execute(url, `CREATE SCHEMA "${schema}"`);
   const dataSource = new DataSource({
     type: 'postgres',
-    url,
-    extra: { options: `-c search_path=${schema}` },
+    url: options.connectUrl ?? url,
+    extra: { options: `-c search_path=${schema}`, application_name: schema, ...(options.poolSize !== undefined && { max: options.poolSize }) },
     entities: [...attacheEntities, ...(options.entities ?? [])],
     migrations: [createActiveStorageTablesMigration({ recordIdType: options.recordIdType ?? 'bigint' })],
     migrationsRun: false,

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { Attache, attacheEntities, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from 'attache';
+import { Attache, attacheEntities, fromPath, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from 'attache';
 import { CreateActiveStorageTables1700000000000 } from 'attache/migrations/1700000000000-CreateActiveStorageTables';
 
 @Entity({ name: 'users' })
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const served = Buffer.from(await (await fetch(url)).arrayBuffer());
     if (!served.equals(original)) throw new Error(`GET ${url.pathname} returned other bytes`);
 
-    await user.documents.attach([Buffer.from('notes about Ada\n'), { path: 'ada.png' }]);
+    await user.documents.attach([Buffer.from('notes about Ada\n'), fromPath('ada.png')]);
     const documents = await user.documents.blobs();
     if (documents.length !== 2 || documents.some((blob) => blob.serviceName !== 'archive')) throw new Error('documents are not two blobs on archive');
     console.log(`PASS esm-ts: attached ${original.length} bytes, downloaded and served them back and 2 documents to archive (declare fields, define semantics)`);

@@ -1,0 +1,173 @@
+import { In, Not, type EntityManager } from 'typeorm';
+import { AttacheError, FileNotFoundError, PersistenceError } from '../core/errors.ts';
+import { Attachment } from '../records/Attachment.ts';
+import { Blob, blobValues } from '../records/Blob.ts';
+import { commitOutcome, type CommitOutcome } from '../records/commit-outcome.ts';
+import { asPersistenceError, errorCode, FOREIGN_KEY_VIOLATION } from '../records/database.ts';
+import { assertRecordExists, lockKey, recordLockKey } from '../records/record-ref.ts';
+import type { AttacheRuntime } from '../records/runtime.ts';
+import type { Dependent } from './definitions.ts';
+import { disposeDetached } from './dispose.ts';
+import type { NormalizedInput } from './input.ts';
+import { prepareInput, RESERVED_SIZE, type AttachOptions, type ChangeTarget, type PreparedBlob } from './prepare.ts';
+
+/**
+ * Invariant: every attach (saved record, staged record at insert, createAndUpload) runs through
+ * one AttachChange, so each guarantee lives here once:
+ *   prepare()    uploads new files and checks existing blobs (nothing committed yet);
+ *   writeRows()  inside the caller's transaction: record lock, record still there, has-one swap, rows;
+ *   afterCommit() disposes of replaced blobs per `dependent`;
+ *   discard()    after a failed transaction, removes what this change stored, and only once its
+ *                rows are confirmed absent (a COMMIT without an answer may have committed).
+ */
+export class AttachChange {
+  private readonly prepared: PreparedBlob[] = [];
+  private detached: string[] = [];
+  private discarded = false;
+
+  constructor(
+    private readonly rt: AttacheRuntime,
+    readonly target: ChangeTarget,
+    private readonly inputs: readonly NormalizedInput[],
+    private readonly options: AttachOptions = {},
+    private readonly dependent: Dependent = false,
+  ) {}
+
+  /** The blobs of this change (after prepare). */
+  get blobs(): Blob[] {
+    return this.prepared.map((p) => p.blob);
+  }
+
+  /** The advisory lock the change's transaction holds: its record's, else its blob key's. */
+  get lockKey(): string {
+    return this.target.ref ? recordLockKey(this.target.ref) : `attache:blob:${this.prepared[0]?.blob.key ?? ''}`;
+  }
+
+  /** Uploads and checks every input. On failure, removes what it stored and rethrows. */
+  async prepare(): Promise<void> {
+    try {
+      for (const input of this.inputs) this.prepared.push(await prepareInput(this.rt, input, this.target, this.options));
+    } catch (error) {
+      for (const input of this.inputs.slice(this.prepared.length + 1)) if (input.kind === 'file') destroyBody(input.body);
+      await this.removeOwned();
+      throw error;
+    }
+  }
+
+  /**
+   * Writes the rows inside `manager`'s transaction. `recordInserted`: the record was inserted by
+   * this transaction (so it exists). Throws AttachmentError (the record is gone), FileNotFoundError
+   * (an existing blob was purged meanwhile) or PersistenceError.
+   */
+  async writeRows(manager: EntityManager, { recordInserted = false } = {}): Promise<void> {
+    const { ref } = this.target;
+    try {
+      await lockKey(manager, this.lockKey);
+      if (ref && !recordInserted) await assertRecordExists(manager, ref);
+      if (ref && this.target.kind === 'one') this.detached = await this.detachOthers(manager);
+      for (const prepared of this.prepared) await writeBlob(manager, prepared);
+      if (ref) await this.insertAttachments(manager);
+    } catch (error) {
+      if (errorCode(error) === FOREIGN_KEY_VIOLATION) throw new FileNotFoundError('A blob being attached was purged meanwhile: nothing was attached.', { cause: error });
+      throw asPersistenceError(error, `save the ${this.target.attachment ?? 'blob'} rows`);
+    }
+  }
+
+  /** After commit: replaced blobs are purged now or later, per `dependent`. Never throws: failures become events. */
+  async afterCommit(): Promise<void> {
+    await disposeDetached(this.rt, this.dependent, this.detached);
+  }
+
+  /**
+   * After the transaction failed: removes the objects (and reserved keys) this change stored.
+   * With `commitSent` false the rows certainly are not there; otherwise the COMMIT may have
+   * reached the database, so the outcome is confirmed first and nothing is removed unless the
+   * rows are absent. Returns the outcome ('committed': the attach did happen).
+   */
+  async discard(commitSent: boolean): Promise<CommitOutcome> {
+    if (this.discarded) return 'absent';
+    this.discarded = true;
+    const outcome = commitSent ? await commitOutcome(this.rt.dataSource, this.lockKey, (m) => this.rowsPresent(m)) : 'absent';
+    if (outcome === 'absent') await this.removeOwned();
+    return outcome;
+  }
+
+  /** The error a caller sees after a failed transaction with this outcome. */
+  failure(error: unknown, outcome: CommitOutcome): AttacheError {
+    if (outcome === 'unknown') {
+      return new PersistenceError(
+        'The database connection was lost while committing: whether the rows were saved is unknown. ' +
+          'The uploaded objects were kept; sweep() removes any that no row points at.',
+        { cause: error },
+      );
+    }
+    return asPersistenceError(error, `save the ${this.target.attachment ?? 'blob'} rows`);
+  }
+
+  private async detachOthers(manager: EntityManager): Promise<string[]> {
+    const ref = this.target.ref!;
+    const keep = this.prepared.filter((p) => p.write !== 'insert').map((p) => p.blob.id);
+    const where = { recordType: ref.type, recordId: ref.id, name: this.attachmentName(), ...(keep.length > 0 && { blobId: Not(In(keep)) }) };
+    const removed = await manager.getRepository(Attachment).find({ where, select: { id: true, blobId: true } });
+    if (removed.length > 0) await manager.getRepository(Attachment).delete({ id: In(removed.map((a) => a.id)) });
+    return removed.map((a) => a.blobId);
+  }
+
+  private async insertAttachments(manager: EntityManager): Promise<void> {
+    const ref = this.target.ref!;
+    const rows = this.prepared.map((p) => ({ name: this.attachmentName(), recordType: ref.type, recordId: ref.id, blobId: p.blob.id, createdAt: new Date() }));
+    await manager.createQueryBuilder().insert().into(Attachment).values(rows).orIgnore().execute();
+  }
+
+  /** Whether this change's attachment rows (or, without a record, its blob rows) exist. */
+  private async rowsPresent(manager: EntityManager): Promise<boolean> {
+    const keys = this.prepared.map((p) => p.blob.key);
+    if (keys.length === 0) return false;
+    const ref = this.target.ref;
+    if (!ref) return (await manager.getRepository(Blob).countBy({ key: In(keys), byteSize: Not(RESERVED_SIZE) })) > 0;
+    const found = await manager
+      .getRepository(Attachment)
+      .createQueryBuilder('a')
+      .innerJoin('a.blob', 'b')
+      .where('a.record_type = :type AND a.record_id = :id AND a.name = :name AND b.key IN (:...keys)', { type: ref.type, id: ref.id, name: this.attachmentName(), keys })
+      .getCount();
+    return found > 0;
+  }
+
+  /** Removes the objects and key reservations this change made. Failures are reported; the sweeper reclaims. */
+  private async removeOwned(): Promise<void> {
+    for (const prepared of this.prepared.filter((p) => p.owned)) {
+      const { blob } = prepared;
+      try {
+        await this.target.service.delete(blob.key);
+        if (prepared.write === 'update') await this.rt.dataSource.getRepository(Blob).delete({ id: blob.id, byteSize: RESERVED_SIZE });
+      } catch (error) {
+        this.report('remove the object of a failed attach', error);
+      }
+    }
+  }
+
+  private attachmentName(): string {
+    return (this.target.attachment ?? '').split('#')[1] ?? '';
+  }
+
+  private report(action: string, error: unknown): void {
+    this.rt.background.report(action, error instanceof AttacheError ? error : asPersistenceError(error, action));
+  }
+}
+
+/** Inserts a new blob row, or finishes a reserved one / records verified facts on an existing one. */
+async function writeBlob(manager: EntityManager, prepared: PreparedBlob): Promise<void> {
+  const { blob } = prepared;
+  if (prepared.write === 'insert') {
+    await manager.getRepository(Blob).insert(blobValues(blob));
+    return;
+  }
+  if (prepared.write === 'none') return;
+  const { filename, contentType, metadata, byteSize, checksum } = blob;
+  await manager.getRepository(Blob).update({ id: blob.id }, blobValues({ filename, contentType, metadata, byteSize, checksum }));
+}
+
+function destroyBody(body: unknown): void {
+  if (body && typeof (body as { destroy?: unknown }).destroy === 'function') (body as { destroy(): void }).destroy();
+}

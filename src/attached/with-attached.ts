@@ -1,0 +1,29 @@
+import { findAttachmentsOfMany } from '../records/attachment-store.ts';
+import { database } from '../records/database.ts';
+import { recordRef } from '../records/record-ref.ts';
+import type { AttacheRuntime } from '../records/runtime.ts';
+import { accessorOf } from './decorators.ts';
+import { definitionOf, definitionsOf } from './definitions.ts';
+
+/**
+ * Loads the named attachments (default: all) of many records of one entity in one query;
+ * afterwards their accessors answer without querying. Returns the records. Throws PersistenceError.
+ */
+export async function withAttached<T extends object>(rt: AttacheRuntime, records: readonly T[], names: readonly string[]): Promise<readonly T[]> {
+  const first = records[0];
+  if (!first) return records;
+  const definitions = names.length > 0 ? names.map((n) => definitionOf(first.constructor, n)) : [...definitionsOf(first.constructor).values()];
+  const refs = records.map((record) => ({ record, ref: recordRef(rt.dataSource, record) }));
+  const ids = refs.flatMap(({ ref }) => (ref ? [ref.id] : []));
+  const type = rt.dataSource.getMetadata(first.constructor).name;
+  const rows = await database(`load the attachments of ${ids.length} ${type} records`, () =>
+    findAttachmentsOfMany(rt.dataSource.manager, type, ids, definitions.map((d) => d.name)),
+  );
+  for (const { record, ref } of refs) {
+    if (!ref) continue;
+    for (const definition of definitions) {
+      accessorOf(record, definition).preload(rows.filter((row) => row.recordId === ref.id && row.name === definition.name));
+    }
+  }
+  return records;
+}
