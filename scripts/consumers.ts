@@ -33,9 +33,11 @@ async function main(): Promise<number> {
   let failed = true;
   try {
     const tarball = await tarballInto(work);
+    const contents = await checkContents(path.join(work, 'attache.tgz'));
     const apps = (await readdir(APPS, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
     // Two at a time: npm installs wait on the network and the disk more than on the two cores.
     const outcomes = await inBatches(apps, 2, (app) => runApp(app, work, database.url));
+    outcomes.unshift(contents);
     failed = outcomes.some((outcome) => !outcome.ok);
     for (const outcome of outcomes) {
       if (!outcome.ok) console.log(`\n--- ${outcome.app}: output ---\n${outcome.log.trim()}\n---`);
@@ -71,6 +73,19 @@ async function tarballInto(work: string): Promise<string> {
   const target = path.join(work, 'attache.tgz');
   await copyFile(source, target);
   return source;
+}
+
+/** The tarball holds package.json, the README and dist/ only: no tests, no src/, no scripts/ (the dev database helper). */
+async function checkContents(tarball: string): Promise<Outcome> {
+  const begun = Date.now();
+  const listed = await run('tar', ['tzf', tarball], REPO, process.env);
+  const files = listed.output.split('\n').filter((name) => name !== '' && !name.endsWith('/'));
+  const stray = files.filter((name) => !/^package\/(package\.json|README\.md|dist\/.+)$/.test(name));
+  const ok = listed.code === 0 && files.length > 0 && stray.length === 0;
+  const line = ok
+    ? `PASS contents: ${files.length} files, only package.json, README.md and dist/`
+    : `FAIL contents: ${listed.code === 0 ? `unexpected files: ${stray.slice(0, 10).join(', ')}` : 'tar could not list the tarball'}`;
+  return { app: 'contents', ok, line, seconds: { list: (Date.now() - begun) / 1000 }, log: listed.output };
 }
 
 /** Copies, installs, builds and runs one app in its own schema; never throws. */
