@@ -125,7 +125,7 @@ describe('AttacheModule (NestJS 11, express)', () => {
     await expect(NestFactory.create(NoTypeOrm, { logger: false, abortOnError: false })).rejects.toBeInstanceOf(ConfigurationError);
   });
 
-  it('forRoot takes @nestjs/typeorm\'s DataSource when none is given', async () => {
+  it('forRoot takes @nestjs/typeorm\'s DataSource when none is given, and routes: false mounts nothing', async () => {
     @Module({
       imports: [
         TypeOrmModule.forRootAsync({ useFactory: () => ({ type: 'postgres' }), dataSourceFactory: async () => db.dataSource }),
@@ -134,8 +134,12 @@ describe('AttacheModule (NestJS 11, express)', () => {
     })
     class WithForRoot {}
     app = await NestFactory.create(WithForRoot, { logger: false });
-    await app.init();
+    await app.listen(0, '127.0.0.1');
     expect(app.get(Attache).dataSource).toBe(db.dataSource);
     expect(await db.dataSource.getRepository(Blob).count()).toBe(0);
+    // attache's own 404 has no body; this one is Nest's JSON "Cannot GET", so nothing of attache answered.
+    const answer = await fetch(`${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/attache/blobs/redirect/x/y`);
+    expect(answer.status).toBe(404);
+    expect(await answer.json()).toMatchObject({ message: 'Cannot GET /attache/blobs/redirect/x/y' });
   });
 });
