@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Attache, attacheEntities, fromPath, hasManyAttached, hasOneAttached, type AttachedMany, type AttachedOne } from '../src/index.ts';
-import { startDatabase } from '../scripts/database.ts';
+import { DatabaseStartError, startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
 
 @Entity({ name: 'quickstart_users' })
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // A database that will not start is the reader's to fix: say what and how, without a stack.
+  console.error(error instanceof DatabaseStartError ? error.message : error);
   process.exitCode = 1;
 });

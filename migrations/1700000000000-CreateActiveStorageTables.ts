@@ -5,4 +5,8 @@ import { createActiveStorageTablesMigration } from '../src/migrations/active-sto
  * already made them it changes nothing. For uuid or string record ids, write your own file with
  * `createActiveStorageTablesMigration({ recordIdType: 'uuid' })` instead of this one.
  */
-export class CreateActiveStorageTables1700000000000 extends createActiveStorageTablesMigration() {}
+export class CreateActiveStorageTables1700000000000 extends createActiveStorageTablesMigration() {
+  // TypeORM records this name in its migrations table; spelled out so a bundler or minifier that
+  // renames the class cannot make an applied migration look new.
+  override readonly name = 'CreateActiveStorageTables1700000000000';
+}

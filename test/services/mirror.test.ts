@@ -11,7 +11,7 @@ import { MirrorService } from '../../src/services/mirror/MirrorService.ts';
 import { ServiceRegistry } from '../../src/services/registry.ts';
 import '../../src/services/builtins.ts';
 import type { StorageService } from '../../src/services/Service.ts';
-import { failingStream, readAll, serviceContract } from './contract.ts';
+import { failingStream, readAll, serviceContract } from '../../src/testing/contract.ts';
 
 async function mirrorOfTwoDisks(): Promise<{ service: MirrorService; roots: string[]; cleanup(): Promise<void> }> {
   const roots = await Promise.all([0, 1, 2].map((i) => mkdtemp(path.join(tmpdir(), `attache-mirror-${i}-`))));

@@ -7,7 +7,7 @@ import { TEST_SECRET } from '../support/attache.ts';
 import { openTestDataSource, type TestDataSource } from '../support/db.ts';
 import { User, usersTable } from '../support/entities.ts';
 import { createTestBucket, makeService, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
-import { chunked, readAll } from './contract.ts';
+import { chunked, readAll } from '../../src/testing/contract.ts';
 import { startFaultProxy, type Fault, type FaultProxy } from './fault-proxy.ts';
 
 const MIB = 1024 * 1024;

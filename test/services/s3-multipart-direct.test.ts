@@ -9,7 +9,7 @@ import type { MultipartDirectUpload, MultipartDirectUploadOptions } from '../../
 import type { S3Service } from '../../src/services/s3/S3Service.ts';
 import type { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import { captureRequests, createTestBucket, makeService, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
-import { readAll } from './contract.ts';
+import { readAll } from '../../src/testing/contract.ts';
 
 const MIB = 1024 * 1024;
 const kmsKeyId = s3Endpoint().kmsKeyId ?? 'unset';

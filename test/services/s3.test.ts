@@ -11,7 +11,7 @@ import { ServiceRegistry } from '../../src/services/registry.ts';
 import { S3Service } from '../../src/services/s3/S3Service.ts';
 import { s3Options } from '../../src/services/s3/settings.ts';
 import { captureRequests, createTestBucket, loggedClient, makeService, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
-import { chunked, failingStream, readAll, serviceContract } from './contract.ts';
+import { chunked, failingStream, readAll, serviceContract } from '../../src/testing/contract.ts';
 
 const MIB = 1024 * 1024;
 /** S3's smallest part size, so both upload paths run with little data. */

@@ -7,7 +7,7 @@ import { generateKey } from '../../src/core/keys.ts';
 import { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import { encryptionFrom, s3Options } from '../../src/services/s3/settings.ts';
 import { captureRequests, createTestBucket, loggedClient, makeService, missing, s3Settings, type TestBucket } from '../support/s3.ts';
-import { chunked, readAll, serviceContract } from './contract.ts';
+import { chunked, readAll, serviceContract } from '../../src/testing/contract.ts';
 
 const MIB = 1024 * 1024;
 const THRESHOLD = 5 * MIB;

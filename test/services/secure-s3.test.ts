@@ -9,7 +9,7 @@ import type { StorageService } from '../../src/services/Service.ts';
 import { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import { s3Options } from '../../src/services/s3/settings.ts';
 import { captureRequests, createTestBucket, loggedClient, makeService, missing, s3Endpoint, s3Settings, type CapturedRequest, type TestBucket } from '../support/s3.ts';
-import { chunked, readAll, serviceContract } from './contract.ts';
+import { chunked, readAll, serviceContract } from '../../src/testing/contract.ts';
 
 const MIB = 1024 * 1024;
 const THRESHOLD = 5 * MIB;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5Base64 } from '../../src/core/checksum.ts';
-import { ArgumentError, FileNotFoundError, FileTooLargeError, IntegrityError, InvalidKeyError } from '../../src/core/errors.ts';
-import { generateKey } from '../../src/core/keys.ts';
-import type { StorageService } from '../../src/services/Service.ts';
+import { md5Base64 } from '../core/checksum.ts';
+import { ArgumentError, FileNotFoundError, FileTooLargeError, IntegrityError, InvalidKeyError } from '../core/errors.ts';
+import { generateKey } from '../core/keys.ts';
+import type { StorageService } from '../services/Service.ts';
 
 export interface ServiceUnderTest {
   service: StorageService;
