@@ -20,8 +20,8 @@ export function rubyStatus(): RubyStatus {
 }
 
 /** Evaluates each Ruby expression (each must give a String) in one `ruby` process; returns their bytes. */
-export function rubyEach(expressions: readonly string[]): Buffer[] {
-  const script = `STDOUT.binmode\n${expressions.map((e) => `print [(${e})].pack("m0"), "\\n"`).join('\n')}`;
+export function rubyEach(expressions: readonly string[], prelude = ''): Buffer[] {
+  const script = `STDOUT.binmode\n${prelude}\n${expressions.map((e) => `print [(${e})].pack("m0"), "\\n"`).join('\n')}`;
   const run = spawnSync('ruby', ['-e', script], { encoding: 'utf8', timeout: 60_000 });
   if (run.status !== 0) throw new Error(`ruby failed: ${run.stderr}`);
   return run.stdout.trimEnd().split('\n').map((line) => Buffer.from(line, 'base64'));
