@@ -35,11 +35,13 @@ export class Rails61 {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #pending: Array<{ resolve: (value: unknown) => void; reject: (error: Error) => void }> = [];
   #stderr = '';
+  #exited: string | null = null;
 
   constructor(config: { secretKeyBase: string; root: string; databaseUrl: string; schema: string }) {
     const script = fileURLToPath(new URL('./rails61.rb', import.meta.url));
     this.#child = spawn('ruby', [script], { env: { ...process.env, RAILS61_CONFIG: JSON.stringify(config) } });
     this.#child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    this.#child.stdin.on('error', () => undefined); // a dead child is reported through 'exit'
     createInterface({ input: this.#child.stdout }).on('line', (line) => {
       const answer = JSON.parse(line) as { ok: unknown } | { error: string };
       const waiting = this.#pending.shift();
@@ -47,20 +49,22 @@ export class Rails61 {
       else waiting?.resolve(answer.ok);
     });
     this.#child.on('exit', (code) => {
-      for (const waiting of this.#pending.splice(0)) waiting.reject(new Error(`ruby exited (${code}): ${this.#stderr}`));
+      this.#exited = `ruby exited (${code}): ${this.#stderr.slice(0, 2000)}`;
+      for (const waiting of this.#pending.splice(0)) waiting.reject(new Error(this.#exited));
     });
   }
 
   call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+    if (this.#exited) return Promise.reject(new Error(this.#exited));
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ resolve: resolve as (value: unknown) => void, reject });
       this.#child.stdin.write(`${JSON.stringify({ op, ...args })}\n`);
     });
   }
 
-  /** Ends the Ruby process this object started. */
+  /** Ends the Ruby process this object started (closing its stdin ends its loop). */
   async close(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
+    if (this.#exited) return;
     const exited = new Promise((resolve) => this.#child.once('exit', resolve));
     this.#child.stdin.end();
     await exited;
