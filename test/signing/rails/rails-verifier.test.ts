@@ -4,7 +4,7 @@ import { inspect } from 'node:util';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArgumentError, ConfigurationError } from '../../../src/core/errors.ts';
 import { RailsVerifier, type RailsDiskKeyClaims, type RailsDiskUploadClaims, type RailsMessageFormat } from '../../../src/signing/rails/index.ts';
-import { refusal } from './fuzz.ts';
+import { fuzz, refusal } from './fuzz.ts';
 
 // Wraps (never replaces) the real function, so the verifier's comparisons can be observed.
 vi.mock('node:crypto', async (importOriginal) => {
@@ -28,8 +28,11 @@ const verifier = (messageFormat: RailsMessageFormat, now = () => Y2099 - 300_000
   new RailsVerifier({ secretKeyBase: SECRET, messageFormat, now, alsoAccept });
 
 /** A message signed with ActiveStorage's key for `format` around bytes of our choosing, as a leaked secret would allow. */
+const forgeKeys = new Map<string, Buffer>();
 function forge(format: RailsMessageFormat, serialized: Buffer | string): string {
-  const key = crypto.pbkdf2Sync(SECRET, 'ActiveStorage', 1000, 64, format === '6.1' ? 'sha1' : 'sha256');
+  const digest = format === '6.1' ? 'sha1' : 'sha256';
+  const key = forgeKeys.get(digest) ?? crypto.pbkdf2Sync(SECRET, 'ActiveStorage', 1000, 64, digest);
+  forgeKeys.set(digest, key);
   const encoded = Buffer.from(serialized).toString('base64');
   return `${encoded}--${crypto.createHmac('sha1', key).update(encoded).digest('hex')}`;
 }
@@ -186,6 +189,37 @@ describe('formats against each other', () => {
     const v = verifier('7.1');
     const message = forge('7.1', serialized);
     expect(refusal(() => (String(serialized).includes('blob_key') ? v.verifyDiskKey(message) : v.verifyBlobId(message))).reason).toBe(reason);
+  });
+});
+
+describe('validly signed garbage', () => {
+  /** Verifies `message` for each purpose; throws whatever is not an InvalidSignatureError. */
+  const tryAll = (v: RailsVerifier, message: string) => {
+    for (const check of [() => v.verifyBlobId(message), () => v.verifyDiskKey(message), () => v.verifyDiskUpload(message)]) {
+      try {
+        check();
+      } catch (error) {
+        if (!(error instanceof Error && error.name === 'InvalidSignatureError')) throw error;
+      }
+    }
+  };
+
+  it.each(FORMATS)('%s: mutated envelopes with a valid digest only ever give InvalidSignatureError', (format) => {
+    const v = verifier(format);
+    const seeds = [v.signBlobId(42, { expiresIn: 60 }), v.signDiskKey(KEY, 60), v.signDiskUpload(UPLOAD, 60)].map((m) => Buffer.from(m.split('--')[0]!, 'base64'));
+    const outcome = fuzz({ seeds, iterations: 3_000, prefix: Buffer.from('{"_rails":{"'), run: (serialized) => tryAll(v, forge(format, serialized)) });
+    expect(outcome.unexpected).toEqual([]);
+  });
+
+  it.each(['6.1', '7.0'] as const)('%s: mutated Marshal payloads in a valid envelope only ever give InvalidSignatureError', (format) => {
+    const v = verifier(format);
+    const inner = (m: string) => Buffer.from(JSON.parse(Buffer.from(m.split('--')[0]!, 'base64').toString())._rails.message, 'base64');
+    const seeds = [v.signBlobId(42), v.signDiskKey(KEY, 60), v.signDiskUpload(UPLOAD, 60)].map(inner);
+    const run = (marshal: Buffer) => {
+      for (const pur of ['blob_id', 'blob_key', 'blob_token']) tryAll(v, forge(format, legacy(marshal.toString('hex'), pur)));
+    };
+    const outcome = fuzz({ seeds, iterations: 3_000, prefix: Buffer.from([4, 8]), run });
+    expect(outcome.unexpected).toEqual([]);
   });
 });
 
