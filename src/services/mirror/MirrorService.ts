@@ -113,6 +113,7 @@ export class MirrorService implements StorageService {
 export const mirrorAdapter = {
   settings: ['primary', 'mirrors'] as const,
   required: ['primary', 'mirrors'] as const,
+  servicesIn: ['primary', 'mirrors'] as const,
   create(settings: Record<string, unknown>, context: ServiceContext): StorageService {
     const { primary, mirrors } = settings;
     if (typeof primary !== 'string') throw ConfigurationError.invalidSetting(context.name, 'primary', 'the name of another service');
