@@ -17,6 +17,14 @@ export interface UploadOptions {
   customMetadata?: Record<string, string>;
 }
 
+/** How compose stores its result (the stored type and disposition follow serving.ts, as for upload). */
+export interface ComposeOptions {
+  contentType?: string;
+  filename?: string;
+  disposition?: 'inline' | 'attachment';
+  customMetadata?: Record<string, string>;
+}
+
 export interface UploadResult {
   /** base64 MD5 of the bytes stored, computed while streaming. */
   checksum: string;
@@ -36,13 +44,18 @@ export interface UrlOptions {
 export interface DirectUploadOptions {
   /** Lifetime in seconds (1 to 604800). */
   expiresIn: number;
+  /** The file's true type; the service signs the type it stores (application/octet-stream for a risky one, see serving.ts). */
   contentType: string;
   contentLength: number;
   checksum: string;
   customMetadata?: Record<string, string>;
+  /** When given, the Content-Disposition is signed too; pass the same filename and disposition to headersForDirectUpload. */
+  filename?: string;
+  disposition?: 'inline' | 'attachment';
 }
 
 export interface DirectUploadHeaderOptions {
+  /** The file's true type, as given to urlForDirectUpload. */
   contentType: string;
   checksum: string;
   filename?: string;
@@ -135,5 +148,5 @@ export interface StorageService {
   abortMultipartDirectUpload?(key: string, uploadId: string): Promise<void>;
 
   /** Concatenates the source objects, in order, into `destinationKey`. */
-  compose(sourceKeys: readonly string[], destinationKey: string, options?: { contentType?: string; customMetadata?: Record<string, string> }): Promise<UploadResult>;
+  compose(sourceKeys: readonly string[], destinationKey: string, options?: ComposeOptions): Promise<UploadResult>;
 }

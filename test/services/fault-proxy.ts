@@ -4,9 +4,19 @@ import { createServer, connect, type Socket } from 'node:net';
  * What the proxy does to one request:
  * - `reset`: forward `afterBytes` bytes of it, then reset both connections (TCP RST);
  * - `status`: answer it with an S3-style error of this HTTP status instead of forwarding it;
- * - `corrupt`: forward it with one body byte flipped.
+ * - `corrupt`: forward it with one body byte flipped;
+ * - `hang`: accept it and never answer (nothing reaches the server);
+ * - `stall`: forward `afterBytes` bytes of it (head included), then nothing more, and never answer;
+ * - `stallResponse`: forward it, then pass the answer's head and `afterBytes` bytes of its body, and nothing more.
+ * A hung or stalled connection stays open until the client gives up or the proxy closes.
  */
-export type Fault = { kind: 'reset'; afterBytes: number } | { kind: 'status'; status: number } | { kind: 'corrupt' };
+export type Fault =
+  | { kind: 'reset'; afterBytes: number }
+  | { kind: 'status'; status: number }
+  | { kind: 'corrupt' }
+  | { kind: 'hang' }
+  | { kind: 'stall'; afterBytes: number }
+  | { kind: 'stallResponse'; afterBytes: number };
 
 /** Picks the fault for a request from its head (request line and headers), or undefined to pass it through. */
 export type FaultRule = (head: string) => Fault | undefined;
@@ -36,12 +46,33 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
     }
-    upstream.on('data', (chunk) => client.write(chunk));
-    upstream.on('end', () => client.end());
-    client.on('end', () => upstream.end());
     let fault: Fault | undefined;
     let forwarded = 0;
     let bodyStart = -1;
+    // stallResponse: how many more answer bytes may pass (undefined: no limit), counted once the head has passed.
+    let answerBudget: number | undefined;
+    let answerHead = '';
+    upstream.on('data', (chunk: Buffer) => {
+      if (answerBudget === undefined) return void client.write(chunk);
+      let body = chunk;
+      if (answerHead !== '\r\n\r\n') {
+        const text = answerHead + chunk.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) {
+          answerHead = text.slice(-3);
+          return void client.write(chunk);
+        }
+        const headBytes = end + 4 - answerHead.length;
+        client.write(chunk.subarray(0, headBytes));
+        answerHead = '\r\n\r\n';
+        body = chunk.subarray(headBytes);
+      }
+      const passed = body.subarray(0, answerBudget);
+      answerBudget -= passed.length;
+      if (passed.length > 0) client.write(passed);
+    });
+    upstream.on('end', () => void (answerBudget === undefined && client.end()));
+    client.on('end', () => upstream.end());
     client.on('data', (chunk: Buffer) => {
       const line = REQUEST_LINE.exec(chunk.subarray(0, 4096).toString('latin1'));
       if (line) {
@@ -50,10 +81,21 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
         if (fault) faulted.push(`${fault.kind} ${line[1]} ${line[2]}`);
         forwarded = 0;
         bodyStart = headEnd < 0 ? -1 : headEnd + 4;
+        if (fault?.kind === 'stallResponse') {
+          answerBudget = fault.afterBytes;
+          answerHead = '';
+        }
       }
       apply(chunk);
     });
     function apply(chunk: Buffer): void {
+      if (fault?.kind === 'hang') return;
+      if (fault?.kind === 'stall') {
+        const passed = chunk.subarray(0, Math.max(0, fault.afterBytes - forwarded));
+        forwarded += passed.length;
+        if (passed.length > 0) upstream.write(passed);
+        return;
+      }
       if (fault?.kind === 'status') return answer(client, upstream, fault.status);
       if (fault?.kind === 'corrupt') {
         const at = bodyStart >= 0 && bodyStart < chunk.length ? bodyStart : bodyStart < 0 ? 0 : -1;

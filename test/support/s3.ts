@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import type { StorageService } from '../../src/services/Service.ts';
 import { createS3Client } from '../../src/services/s3/client.ts';
-import { s3Adapter } from '../../src/services/s3/S3Service.ts';
-import { secureS3Adapter } from '../../src/services/s3/SecureS3Service.ts';
+import type { ServiceContext } from '../../src/services/adapters.ts';
+import { s3Adapter, secureS3Adapter } from '../../src/services/s3/adapters.ts';
 import type { S3Endpoint } from './s3-global-setup.ts';
 
 export type { S3Endpoint } from './s3-global-setup.ts';
@@ -94,7 +94,7 @@ export function s3Settings(bucket: string, extra: Record<string, unknown> = {}):
 
 /** Builds a service through its adapter, as the registry would. */
 export function makeService(adapter: 'S3' | 'SecureS3', name: string, settings: Record<string, unknown>): StorageService {
-  return (adapter === 'S3' ? s3Adapter : secureS3Adapter).create(settings, { name });
+  return (adapter === 'S3' ? s3Adapter : secureS3Adapter).create(settings, { name } as ServiceContext);
 }
 
 export interface TestBucket {

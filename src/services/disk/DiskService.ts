@@ -7,7 +7,7 @@ import { byteLimit, isByteCount, Measure } from '../../core/checksum.ts';
 import { toReadable } from '../../core/streams.ts';
 import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../core/errors.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, DiskUrlBuilder, DiskUrlPort, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
-import { contentDisposition } from '../../content/serving.ts';
+import { storedHeaders } from '../../content/serving.ts';
 import { deletePrefixed } from './delete-prefixed.ts';
 import { DiskLayout, fsCode, isMissing, moveIntoPlace } from './paths.ts';
 
@@ -113,20 +113,24 @@ export class DiskService implements StorageService {
     return this.#urlBuilder().download(key, options);
   }
 
-  /** Returns a signed direct-upload URL. Throws ConfigurationError when no URL builder was configured. */
+  /**
+   * Returns a signed direct-upload URL whose signed type is the stored one (storedHeaders), the type
+   * headersForDirectUpload tells the client to send. Throws ConfigurationError when no URL builder was configured.
+   */
   async urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
     this.#layout.pathFor(key);
-    return this.#urlBuilder().upload(key, options);
+    return this.#urlBuilder().upload(key, { ...options, contentType: storedHeaders(options).contentType });
   }
 
-  /** Returns Content-Type, Content-MD5 and (with a filename) the shared Content-Disposition. Throws InvalidKeyError. */
+  /** Returns the stored Content-Type and Content-Disposition (storedHeaders: a risky type as application/octet-stream) and Content-MD5. Throws InvalidKeyError. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     this.#layout.pathFor(key);
-    const headers: Record<string, string> = { 'Content-Type': options.contentType, 'Content-MD5': options.checksum };
-    if (options.filename !== undefined) {
-      headers['Content-Disposition'] = contentDisposition(options.disposition === 'attachment' ? 'attachment' : 'inline', options.filename);
-    }
-    return headers;
+    const stored = storedHeaders(options);
+    return {
+      'Content-Type': stored.contentType,
+      'Content-MD5': options.checksum,
+      ...(stored.contentDisposition !== undefined && { 'Content-Disposition': stored.contentDisposition }),
+    };
   }
 
   /** Returns the checksum and size of the concatenation. Throws FileNotFoundError for a missing source and then stores nothing. */

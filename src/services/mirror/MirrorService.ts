@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { ConfigurationError } from '../../core/errors.ts';
 import type { ServiceContext } from '../registry.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import type { ComposeOptions, DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
 
 /**
  * Rails' MirrorService: writes go to the primary and then to every mirror; reads and URLs come
@@ -88,9 +88,9 @@ export class MirrorService implements StorageService {
   }
 
   /** Composes on the primary, then copies the result to the mirrors. */
-  async compose(sourceKeys: readonly string[], destinationKey: string, options: { contentType?: string; customMetadata?: Record<string, string> } = {}): Promise<UploadResult> {
+  async compose(sourceKeys: readonly string[], destinationKey: string, options: ComposeOptions = {}): Promise<UploadResult> {
     const result = await this.primary.compose(sourceKeys, destinationKey, options);
-    await this.#copyToMirrors(destinationKey, result, { contentType: options.contentType });
+    await this.#copyToMirrors(destinationKey, result, options);
     return result;
   }
 

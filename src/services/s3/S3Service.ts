@@ -9,10 +9,8 @@ import {
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import { ArgumentError, FileNotFoundError, StorageAccessError } from '../../core/errors.ts';
-import { contentDisposition } from '../../content/serving.ts';
 import { assertValidKey } from '../../core/keys.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
-import type { ServiceContext } from '../registry.ts';
 import type {
   DirectUploadHeaderOptions,
   DirectUploadOptions,
@@ -27,6 +25,7 @@ import type {
 import { copyCompose, copyPlan } from './compose.ts';
 import { concatenate, getObject, measureObject, type ReadTarget } from './download.ts';
 import { sseParams, type Encryption, type EncryptionAnswer } from './encryption.ts';
+import { objectParams, type WriteOptions, type WritePolicy } from './object-params.ts';
 import { translateS3Error } from './errors.ts';
 import {
   abortMultipartDirect,
@@ -37,7 +36,6 @@ import {
   createMultipartDirect,
   type MultipartDirectTarget,
 } from './multipart-direct.ts';
-import { S3_SETTINGS, s3Options } from './settings.ts';
 import { isByteCount } from '../../core/checksum.ts';
 import { writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
 import { directUploadHeaders, objectUrl, presignedGet, presignedPut, type UrlTarget } from './urls.ts';
@@ -60,13 +58,6 @@ export interface S3ServiceOptions {
   queueSize?: number;
   /** Extra PutObject parameters (Rails' `upload:` options). */
   upload?: ObjectParams;
-}
-
-interface WriteOptions {
-  contentType?: string;
-  filename?: string;
-  disposition?: 'inline' | 'attachment';
-  customMetadata?: Record<string, string>;
 }
 
 const MIB = 1024 * 1024;
@@ -177,7 +168,7 @@ export class S3Service implements StorageService {
   /** The headers the direct-upload PUT must carry: type, MD5, disposition (with a filename), metadata and the SSE headers. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     assertValidKey(key);
-    return directUploadHeaders(this.encryption, options);
+    return directUploadHeaders(this.#policy, options);
   }
 
   /**
@@ -264,20 +255,18 @@ export class S3Service implements StorageService {
     return { checksum: written.checksum, byteSize: written.byteSize, ...(metadata && { metadata }) };
   }
 
-  /** Where a write goes; its object parameters end with the SSE `write` ones, so nothing can override them. */
+  /** What every write of this service applies: `upload:` options (the public ACL included) and the encryption. */
+  get #policy(): WritePolicy {
+    return { upload: this.#options.upload ?? {}, encryption: this.encryption };
+  }
+
+  /** Where a write goes; its object parameters come from objectParams (stored type policy, SSE last). */
   #writeTarget(key: string, options: WriteOptions): WriteTarget {
-    const objectParams: ObjectParams = {
-      ...this.#options.upload,
-      ...(options.contentType !== undefined && { ContentType: options.contentType }),
-      ...(options.filename !== undefined && { ContentDisposition: contentDisposition(options.disposition ?? 'inline', options.filename) }),
-      ...(options.customMetadata !== undefined && { Metadata: options.customMetadata }),
-      ...sseParams(this.encryption, 'write'),
-    };
     return {
       client: this.client,
       bucket: this.bucket,
       key,
-      objectParams,
+      objectParams: objectParams(this.#policy, options),
       partParams: sseParams(this.encryption, 'part'),
       threshold: this.multipartThreshold,
       partSize: this.partSize,
@@ -294,7 +283,7 @@ export class S3Service implements StorageService {
   }
 
   #urlTarget(key: string): UrlTarget {
-    return { client: this.client, bucket: this.bucket, key, encryption: this.encryption };
+    return { client: this.client, bucket: this.bucket, key, policy: this.#policy };
   }
 
   #readTarget(key: string): ReadTarget {
@@ -312,12 +301,3 @@ export class S3Service implements StorageService {
     }
   }
 }
-
-/** The S3 adapter: see settings.ts for the settings (`bucket` required). */
-export const s3Adapter = {
-  settings: S3_SETTINGS,
-  required: ['bucket'] as const,
-  create(settings: Record<string, unknown>, context: Pick<ServiceContext, 'name'>): StorageService {
-    return new S3Service(s3Options(context.name, settings));
-  },
-};

@@ -73,6 +73,16 @@ function describe(error: unknown): Described {
   return { code, status, message: typeof e.message === 'string' ? e.message : '' };
 }
 
+/**
+ * Whether a failed request may still have taken effect: no answer came (a timeout, a dropped or
+ * refused connection) or the server failed (5xx). A 4xx answer is definite: nothing was written.
+ */
+export function isAmbiguousFailure(error: unknown): boolean {
+  if (error instanceof AttacheError) return false;
+  const { status } = describe(error);
+  return status === undefined || status >= 500;
+}
+
 /** Whether the error is S3 saying the multipart upload is already gone (an abort's idempotent case). */
 export function isNoSuchUpload(error: unknown): boolean {
   return describe(error).code === 'NoSuchUpload';
