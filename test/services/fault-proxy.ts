@@ -3,7 +3,7 @@ import { createServer, connect, type Socket } from 'node:net';
 /**
  * What the proxy does to one request:
  * - `reset`: forward `afterBytes` bytes of it, then reset both connections (TCP RST);
- * - `status`: answer it with an S3-style error of this HTTP status instead of forwarding it;
+ * - `status`: answer it with an S3-style error of this HTTP status (or `body`) instead of forwarding it;
  * - `corrupt`: forward it with one body byte flipped;
  * - `hang`: accept it and never answer (nothing reaches the server);
  * - `stall`: forward `afterBytes` bytes of it (head included), then nothing more, and never answer;
@@ -12,7 +12,7 @@ import { createServer, connect, type Socket } from 'node:net';
  */
 export type Fault =
   | { kind: 'reset'; afterBytes: number }
-  | { kind: 'status'; status: number }
+  | { kind: 'status'; status: number; body?: string }
   | { kind: 'corrupt' }
   | { kind: 'hang' }
   | { kind: 'stall'; afterBytes: number }
@@ -96,7 +96,7 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
         if (passed.length > 0) upstream.write(passed);
         return;
       }
-      if (fault?.kind === 'status') return answer(client, upstream, fault.status);
+      if (fault?.kind === 'status') return answer(client, upstream, fault.status, fault.body);
       if (fault?.kind === 'corrupt') {
         const at = bodyStart >= 0 && bodyStart < chunk.length ? bodyStart : bodyStart < 0 ? 0 : -1;
         if (at >= 0) {
@@ -131,9 +131,9 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
 }
 
 /** Answers the current request with an S3 error body and closes; the rest of its body is ignored. */
-function answer(client: Socket, upstream: Socket, status: number): void {
+function answer(client: Socket, upstream: Socket, status: number, given?: string): void {
   if (client.writableEnded) return;
   upstream.destroy();
-  const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>`;
+  const body = given ?? `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>`;
   client.end(`HTTP/1.1 ${status} Injected\r\ncontent-type: application/xml\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
 }
