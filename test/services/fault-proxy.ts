@@ -7,7 +7,8 @@ import { createServer, connect, type Socket } from 'node:net';
  * - `corrupt`: forward it with one body byte flipped;
  * - `hang`: accept it and never answer (nothing reaches the server);
  * - `stall`: forward `afterBytes` bytes of it (head included), then nothing more, and never answer;
- * - `stallResponse`: forward it, then pass the answer's head and `afterBytes` bytes of its body, and nothing more.
+ * - `stallResponse`: forward it, then pass the answer's head and `afterBytes` bytes of its body, and nothing more;
+ * - `mute`: forward it (the server acts on it) and never pass the answer back.
  * A hung or stalled connection stays open until the client gives up or the proxy closes.
  */
 export type Fault =
@@ -16,7 +17,8 @@ export type Fault =
   | { kind: 'corrupt' }
   | { kind: 'hang' }
   | { kind: 'stall'; afterBytes: number }
-  | { kind: 'stallResponse'; afterBytes: number };
+  | { kind: 'stallResponse'; afterBytes: number }
+  | { kind: 'mute' };
 
 /** Picks the fault for a request from its head (request line and headers), or undefined to pass it through. */
 export type FaultRule = (head: string) => Fault | undefined;
@@ -52,7 +54,9 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
     // stallResponse: how many more answer bytes may pass (undefined: no limit), counted once the head has passed.
     let answerBudget: number | undefined;
     let answerHead = '';
+    let muted = false;
     upstream.on('data', (chunk: Buffer) => {
+      if (muted) return;
       if (answerBudget === undefined) return void client.write(chunk);
       let body = chunk;
       if (answerHead !== '\r\n\r\n') {
@@ -71,7 +75,7 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
       answerBudget -= passed.length;
       if (passed.length > 0) client.write(passed);
     });
-    upstream.on('end', () => void (answerBudget === undefined && client.end()));
+    upstream.on('end', () => void (answerBudget === undefined && !muted && client.end()));
     client.on('end', () => upstream.end());
     client.on('data', (chunk: Buffer) => {
       const line = REQUEST_LINE.exec(chunk.subarray(0, 4096).toString('latin1'));
@@ -85,6 +89,7 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
           answerBudget = fault.afterBytes;
           answerHead = '';
         }
+        if (fault?.kind === 'mute') muted = true;
       }
       apply(chunk);
     });
