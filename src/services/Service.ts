@@ -78,6 +78,26 @@ export interface MultipartDirectUpload {
   parts: Array<{ partNumber: number; url: string; headers: Record<string, string> }>;
 }
 
+/** One stored object, as listObjects reports it. */
+export interface StoredObject {
+  key: string;
+  byteSize: number;
+  lastModified: Date;
+}
+
+/** A write that started and never finished: a Disk temp file (a process killed mid-write) or an S3 multipart upload. */
+export interface PendingWrite {
+  kind: 'temp-file' | 'multipart-upload';
+  /** The temp file's name in the service's temp folder, or the S3 upload id. */
+  id: string;
+  /** The key being written: known for S3 multipart uploads, not for Disk temp files. */
+  key?: string;
+  /** When the write started: the upload's Initiated time; for a temp file its birth time where the filesystem keeps one, else its last write. */
+  startedAt: Date;
+  /** The service holding it (a Mirror lists its primary's and its mirrors'). Set by listPendingWrites. */
+  service?: string;
+}
+
 /** Builds signed Disk URLs; the app's HTTP routes implement it (services never import http). */
 export interface DiskUrlBuilder {
   download(key: string, options: UrlOptions): string;
@@ -146,6 +166,30 @@ export interface StorageService {
 
   /** Aborts a multipart direct upload (idempotent). */
   abortMultipartDirectUpload?(key: string, uploadId: string): Promise<void>;
+
+  /**
+   * Every stored object, or those whose key starts with `prefix` (taken literally), fetched page by
+   * page (S3 ListObjectsV2 with continuation; Disk walks root/ab/cd/ without following symlinks and
+   * skips its temp folder). No order is promised; objects written or deleted meanwhile may or may not
+   * appear. A Mirror lists its primary. Throws InvalidKeyError for a bad prefix (when called or on the
+   * first step), StorageAccessError while iterating. Reads only.
+   */
+  listObjects(options?: { prefix?: string }): AsyncIterable<StoredObject>;
+
+  /**
+   * Writes that started and never finished: Disk temp files (`*.part` in `.attache-tmp`, left by a
+   * killed process or an unfinished stageUpload), S3 incomplete multipart uploads (ListMultipartUploads).
+   * A write in progress is listed too: judge by `startedAt`. Throws StorageAccessError while iterating. Reads only.
+   */
+  listPendingWrites(): AsyncIterable<PendingWrite>;
+
+  /**
+   * Removes a pending write from listPendingWrites: deletes the temp file or aborts the multipart
+   * upload. Idempotent: one already gone is not an error. A write still in progress then fails with
+   * StorageAccessError and stores nothing. Throws ArgumentError for a write of another kind or a
+   * malformed id, StorageAccessError.
+   */
+  discardPendingWrite(write: PendingWrite): Promise<void>;
 
   /** Concatenates the source objects, in order, into `destinationKey`. */
   compose(sourceKeys: readonly string[], destinationKey: string, options?: ComposeOptions): Promise<UploadResult>;

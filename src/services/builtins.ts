@@ -1,5 +1,5 @@
 import { globalAdapters } from './adapters.ts';
-import { diskAdapter } from './disk/DiskService.ts';
+import { diskAdapter } from './disk/adapter.ts';
 import { mirrorAdapter } from './mirror/MirrorService.ts';
 import { S3_SETTINGS, SECURE_S3_SETTINGS } from './s3/setting-names.ts';
 

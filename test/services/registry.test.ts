@@ -33,6 +33,9 @@ class FakeService implements StorageService {
   urlForDirectUpload(): never { throw new Error('fake'); }
   headersForDirectUpload(): never { throw new Error('fake'); }
   compose(): never { throw new Error('fake'); }
+  listObjects(): never { throw new Error('fake'); }
+  listPendingWrites(): never { throw new Error('fake'); }
+  discardPendingWrite(): never { throw new Error('fake'); }
 }
 
 const SECRET = 'sup3r-s3cret-value';
