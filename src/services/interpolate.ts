@@ -38,6 +38,9 @@ const ENV_INDEX = new RegExp(String.raw`^ENV\s*\[\s*(${STR})\s*\]$`);
 const ENV_FETCH = new RegExp(
   String.raw`^ENV\.fetch\s*\(\s*(${STR})\s*(?:,\s*(${STR})\s*)?\)(?:\s*\{\s*(${STR})\s*\})?$`,
 );
+// ActiveSupport's numeric helpers as storage.yml uses them: `<%= 1.day.to_i %>` (the Rails guide's cache_control), `<%= 100.megabytes %>`.
+const NUMERIC = /^(\d{1,12})\.(seconds?|minutes?|hours?|days?|weeks?|bytes?|kilobytes?|megabytes?|gigabytes?)(?:\.to_i)?$/;
+const UNITS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400, week: 604_800, byte: 1, kilobyte: 1024, megabyte: 1024 ** 2, gigabyte: 1024 ** 3 };
 const ROOT_JOIN = new RegExp(String.raw`^Rails\.root(?:\.join\s*\(\s*(${STR}(?:\s*,\s*${STR})*)?\s*\))?$`);
 
 /**
@@ -134,6 +137,9 @@ function evaluateErb(expression: string, context: Context): string | Absent {
     if (fallback !== undefined) return unquote(fallback, context);
     throw unsetVariable(variable, context);
   }
+
+  const numeric = NUMERIC.exec(expression);
+  if (numeric) return String(Number(numeric[1]) * (UNITS[numeric[2]!.replace(/s$/, '')] ?? Number.NaN));
 
   // Rails.env is the environment's name; in Node that is NODE_ENV (development when unset, as Rails).
   if (/^Rails\.env(\.to_s)?$/.test(expression)) return context.env['NODE_ENV'] || 'development';

@@ -277,6 +277,10 @@ describe('interpolateService', () => {
     ['${ZIP}', '007'],
     ['port-${PORT}', 'port-9000'],
     ['no tags here', 'no tags here'],
+    ['private, max-age=<%= 1.day.to_i %>', 'private, max-age=86400'],
+    ['<%= 100.megabytes %>', 104_857_600],
+    ['<%= 2.hours %>', 7200],
+    ['<%= 1.kilobyte %>', 1024],
   ])('interpolates %s', (input, expected) => {
     expect(one(input)).toEqual(expected);
   });
