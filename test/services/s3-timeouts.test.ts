@@ -6,9 +6,10 @@ import { md5Base64 } from '../../src/core/checksum.ts';
 import { StorageAccessError } from '../../src/core/errors.ts';
 import { generateKey } from '../../src/core/keys.ts';
 import type { S3Service } from '../../src/services/s3/S3Service.ts';
+import type { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import type { StorageService } from '../../src/services/Service.ts';
 import { createTestBucket, makeService, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
-import { chunked, readAll } from './contract.ts';
+import { chunked, collect, readAll } from './contract.ts';
 import { startFaultProxy, type Fault, type FaultProxy } from './fault-proxy.ts';
 
 const MIB = 1024 * 1024;
@@ -195,12 +196,24 @@ describe('S3 with the network down or a server that never accepts', () => {
     ['createMultipartDirectUpload', (s) => s.createMultipartDirectUpload(generateKey(), { expiresIn: 60, contentType: 'x/y', parts: [{ byteSize: 1, checksum: md5Base64('x') }] })],
     ['completeMultipartDirectUpload', (s) => s.completeMultipartDirectUpload(generateKey(), 'upload-id', 1)],
     ['abortMultipartDirectUpload', (s) => s.abortMultipartDirectUpload(generateKey(), 'upload-id')],
+    ['listObjects', (s) => collect(s.listObjects({ prefix: 'a/' }))],
+    ['listPendingWrites', (s) => collect(s.listPendingWrites())],
+    ['discardPendingWrite', (s) => s.discardPendingWrite({ kind: 'multipart-upload', id: 'u', key: 'k', startedAt: new Date() })],
+    ['verifyStored (SecureS3)', () => (makeService('SecureS3', 'down', s3Settings('b', { endpoint: refusedEndpoint, kms_key_id: 'k', ...BOUNDS })) as SecureS3Service).verifyStored(generateKey())],
   ];
 
   it.each(calls)('%s rejects with StorageAccessError (connection refused), never a raw error', async (_label, call) => {
     const error = await rejection(() => call(down()));
     expect(error).toBeInstanceOf(StorageAccessError);
     expect(error.cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('url, urlForDirectUpload and headersForDirectUpload sign locally: they work with the network down', async () => {
+    const service = down();
+    const checksum = md5Base64('x');
+    expect(await service.url('k', { expiresIn: 60, disposition: 'inline', filename: 'f', contentType: 'text/plain' })).toMatch(/X-Amz-Signature=/);
+    expect(await service.urlForDirectUpload('k', { expiresIn: 60, contentType: 'text/plain', contentLength: 1, checksum })).toMatch(/X-Amz-Signature=/);
+    expect(service.headersForDirectUpload('k', { contentType: 'text/plain', checksum })).toMatchObject({ 'Content-MD5': checksum });
   });
 
   describe('a server whose accept queue is full (connect never completes)', () => {
