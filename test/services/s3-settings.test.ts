@@ -168,7 +168,10 @@ describe('S3 settings that are refused (ConfigurationError naming the setting, n
   it.each([
     ['S3 upload.ssekms_key_id', 'S3', { upload: { server_side_encryption: 'aws:kms', ssekms_key_id: "<%= ENV['KMS_KEY'] %>" } }, 'upload.ssekms_key_id'],
     ['SecureS3 kms_key_id', 'SecureS3', { kms_key_id: "<%= ENV['KMS_KEY'] %>" }, 'kms_key_id'],
-  ])('an unset ENV[...] for %s names the variable instead of falling back to a default key', async (_label, adapter, settings, setting) => {
+    ['S3 upload.server_side_encryption (else: no encryption at all)', 'S3', { upload: { server_side_encryption: "<%= ENV['KMS_KEY'] %>" } }, 'upload.server_side_encryption'],
+    ['SecureS3 server_side_encryption', 'SecureS3', { kms_key_id: 'k', server_side_encryption: "<%= ENV['KMS_KEY'] %>" }, 'server_side_encryption'],
+    ['SecureS3 sse_customer_key', 'SecureS3', { sse_customer_key: "<%= ENV['KMS_KEY'] %>" }, 'sse_customer_key'],
+  ])('an unset ENV[...] for %s names the variable instead of falling back to a default', async (_label, adapter, settings, setting) => {
     const error = await build(settings, adapter).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toBe(`Service "x" needs the environment variable KMS_KEY for its setting "${setting}", which is not set.`);

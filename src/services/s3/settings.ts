@@ -89,6 +89,7 @@ export function uploadEncryption(name: string, settings: Settings, unset?: Reado
 
 function encryption(name: string, settings: Settings, options: { secure: boolean; unset: ReadonlyMap<string, string> | undefined }): Encryption | undefined {
   const { secure } = options;
+  refuseUnsetEncryption(name, options.unset);
   const merged = mergeUploadEncryption(name, settings);
   const customerKey = text(name, merged, 'sse_customer_key');
   if (customerKey !== undefined) return customerEncryption(name, merged, customerKey);
@@ -103,15 +104,24 @@ function encryption(name: string, settings: Settings, options: { secure: boolean
     if (kmsKeyId !== undefined || context !== undefined) throw ConfigurationError.invalidSetting(name, 'server_side_encryption', 'aws:kms or aws:kms:dsse when a KMS key or context is set');
     return { mode: 'server', algorithm, ...(bucketKeyEnabled !== undefined && { bucketKeyEnabled }) };
   }
-  if (kmsKeyId === undefined) {
-    // A key written in the file whose variable is unset must not fall back to the account's default key.
-    const variable = options.unset?.get('upload.ssekms_key_id') ?? options.unset?.get('kms_key_id');
-    if (variable !== undefined) throw ConfigurationError.unsetVariable(name, variable, options.unset?.has('kms_key_id') ? 'kms_key_id' : 'upload.ssekms_key_id');
-    if (secure) throw ConfigurationError.missingSetting(name, 'kms_key_id');
-  }
+  if (kmsKeyId === undefined && secure) throw ConfigurationError.missingSetting(name, 'kms_key_id');
   return {
     mode: 'server', algorithm, ...(kmsKeyId !== undefined && { kmsKeyId }), ...(bucketKeyEnabled !== undefined && { bucketKeyEnabled }), ...(context !== undefined && { context }),
   };
+}
+
+// Encryption settings, under both spellings: written in the file, they must never silently become a default.
+const ENCRYPTION_SETTINGS = [
+  'kms_key_id', 'server_side_encryption', 'bucket_key_enabled', 'encryption_context', 'sse_customer_key',
+  'upload.server_side_encryption', 'upload.ssekms_key_id', 'upload.bucket_key_enabled', 'upload.ssekms_encryption_context',
+];
+
+/** An encryption setting that was only an unset `ENV['X']` is an error naming X, not "no encryption" or the account's default key. */
+function refuseUnsetEncryption(name: string, unset: ReadonlyMap<string, string> | undefined): void {
+  for (const setting of ENCRYPTION_SETTINGS) {
+    const variable = unset?.get(setting);
+    if (variable !== undefined) throw ConfigurationError.unsetVariable(name, variable, setting);
+  }
 }
 
 /** SecureS3's encryption settings with `upload:`'s encryption options folded in; a disagreement is a ConfigurationError. */
