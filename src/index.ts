@@ -22,7 +22,12 @@ export type {
   DirectUploadOptions,
   DirectUploadHeaderOptions,
   ComposeOptions,
+  StoredObject,
+  PendingWrite,
 } from './services/Service.ts';
+export type { StagedUpload } from './services/disk/staged.ts';
+// The scrubbed `cause` of S3 errors; errors.ts imports no AWS SDK code.
+export { S3Failure } from './services/s3/errors.ts';
 export { DiskService } from './services/disk/DiskService.ts';
 // Types only: the S3 classes import the AWS SDK, which `import 'attache'` must not load (builtins.ts loads it on demand).
 export type { S3Service } from './services/s3/S3Service.ts';
