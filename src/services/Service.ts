@@ -117,22 +117,27 @@ export interface StorageService {
   /** The service's name in storage.yml (also stored in `service_name`). */
   readonly name: string;
 
-  /** Stores the bytes under `key`, replacing any object there. Throws IntegrityError / FileTooLargeError and keeps nothing on failure. */
+  /**
+   * Stores the bytes under `key`, replacing any object there. `options.contentType` is the file's true
+   * type: the service stores the type and disposition storedHeaders (serving.ts) decides. Throws
+   * InvalidKeyError, ArgumentError, IntegrityError, FileTooLargeError, StorageAccessError (S3: also
+   * after a timeout), EncryptionError (SecureS3), or the body stream's own error; keeps nothing on failure.
+   */
   upload(key: string, body: UploadBody, options?: UploadOptions): Promise<UploadResult>;
 
-  /** A stream of the whole object. Rejects with FileNotFoundError when it is missing. */
+  /** A stream of the whole object. Rejects with FileNotFoundError when missing, StorageAccessError; the stream errors with StorageAccessError if the storage stops sending. */
   download(key: string): Promise<Readable>;
 
-  /** A stream of bytes `start` to `end` inclusive. FileNotFoundError when missing. */
+  /** A stream of bytes `start` to `end` inclusive (end clamped to EOF). ArgumentError for a bad range, FileNotFoundError when missing, StorageAccessError. */
   downloadRange(key: string, start: number, end: number): Promise<Readable>;
 
-  /** Removes the object. Idempotent: a missing object is not an error. */
+  /** Removes the object. Idempotent: a missing object is not an error. Throws InvalidKeyError, StorageAccessError. */
   delete(key: string): Promise<void>;
 
-  /** Removes every object whose key starts with `prefix`, taken literally (no globbing). Idempotent. */
+  /** Removes every object whose key starts with `prefix`, taken literally (no globbing). Idempotent. Throws InvalidKeyError, StorageAccessError. */
   deletePrefixed(prefix: string): Promise<void>;
 
-  /** Whether an object is stored under `key`. Never throws FileNotFoundError. */
+  /** Whether an object is stored under `key`. Throws InvalidKeyError, StorageAccessError; never FileNotFoundError. */
   exists(key: string): Promise<boolean>;
 
   /** A URL a client can GET the object from, valid for `expiresIn` seconds. */
@@ -145,9 +150,11 @@ export interface StorageService {
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string>;
 
   /**
-   * Optional: checks what the server reports about a stored object (SecureS3: its encryption) against
-   * this service's configuration, and returns facts for the blob's metadata. Throws EncryptionError.
-   * Called before a directly uploaded blob is attached.
+   * Optional: checks what the server reports about a stored object (SecureS3: its encryption, by
+   * HeadObject) against this service's configuration, and returns facts for the blob's metadata
+   * (`encryption: { algorithm, kmsKeyId }`). Only checks: it never deletes, since the object may be
+   * another app's; the caller decides. Throws EncryptionError on a mismatch, FileNotFoundError when
+   * missing, StorageAccessError. Called before a directly uploaded blob is attached.
    */
   verifyStored?(key: string): Promise<{ metadata?: Record<string, unknown> }>;
 
@@ -191,6 +198,6 @@ export interface StorageService {
    */
   discardPendingWrite(write: PendingWrite): Promise<void>;
 
-  /** Concatenates the source objects, in order, into `destinationKey`. */
+  /** Concatenates the source objects, in order, into `destinationKey` (stored headers as for upload). FileNotFoundError for a missing source, and then nothing is stored; StorageAccessError. */
   compose(sourceKeys: readonly string[], destinationKey: string, options?: ComposeOptions): Promise<UploadResult>;
 }

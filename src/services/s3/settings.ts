@@ -14,7 +14,6 @@ const MIN_PART = 5 * MIB;
 const DEFAULT_THRESHOLD = 100 * MIB;
 const DEFAULT_PART_SIZE = 8 * MIB;
 
-
 /** S3ServiceOptions from validated settings (the registry has checked names and `bucket`). Throws ConfigurationError. */
 export function s3Options(name: string, settings: Settings, env: NodeJS.ProcessEnv = process.env): S3ServiceOptions {
   const endpoint = text(name, settings, 'endpoint');
@@ -67,7 +66,7 @@ function multipartThreshold(name: string, settings: Settings, fromUpload: number
 
 /** Rails settings attache accepts only in the form it already behaves as: it always sends MD5 checksums, only when required. */
 function checkRailsOnly(name: string, settings: Settings): void {
-  choice(name, settings, 'default_digest_type', ['md5']); // Rails 8.1's :sha256 blobs are not supported yet
+  choice(name, settings, 'default_digest_type', ['md5']); // newer Rails' :sha256 checksums are not supported yet
   choice(name, settings, 'request_checksum_calculation', ['when_required']);
   choice(name, settings, 'response_checksum_validation', ['when_required']);
 }
