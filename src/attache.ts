@@ -82,6 +82,7 @@ export class Attache implements AttacheRuntime {
     assertAccessorsVisible(dataSource.entityMetadatas.map((metadata) => metadata.target));
     const attache = new Attache(dataSource, options);
     void attache.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
+    await attache.registry.preload(); // loads the S3 adapters (AWS SDK) the config uses; a typo in the default service fails here
     dataSource.subscribers.push(attache.subscriber);
     registerRuntime(attache);
     return attache;

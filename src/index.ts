@@ -9,11 +9,32 @@ export type { AttachOptions } from './attached/prepare.ts';
 export type { SweepOptions, SweepReport } from './records/sweep.ts';
 export type { AttacheEventMap, AttacheEventName, BackgroundFailure } from './core/events.ts';
 export { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
-export { globalAdapters as adapters, type AdapterDefinition, type AdapterFactory, type ServiceContext } from './services/registry.ts';
-export type { StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions, DirectUploadOptions, DirectUploadHeaderOptions } from './services/Service.ts';
+export {
+  globalAdapters as adapters,
+  type AdapterDefinition,
+  type AdapterFactory,
+  type LazyAdapterDefinition,
+  type ServiceContext,
+} from './services/registry.ts';
+export type {
+  StorageService,
+  UploadBody,
+  UploadOptions,
+  UploadResult,
+  UrlOptions,
+  DirectUploadOptions,
+  DirectUploadHeaderOptions,
+  ComposeOptions,
+  StoredObject,
+  PendingWrite,
+} from './services/Service.ts';
+export type { StagedUpload } from './services/disk/staged.ts';
+// The scrubbed `cause` of S3 errors; errors.ts imports no AWS SDK code.
+export { S3Failure } from './services/s3/errors.ts';
 export { DiskService } from './services/disk/DiskService.ts';
-export { S3Service } from './services/s3/S3Service.ts';
-export { SecureS3Service } from './services/s3/SecureS3Service.ts';
+// Types only: the S3 classes import the AWS SDK, which `import 'attache'` must not load (builtins.ts loads it on demand).
+export type { S3Service } from './services/s3/S3Service.ts';
+export type { SecureS3Service } from './services/s3/SecureS3Service.ts';
 export { MirrorService } from './services/mirror/MirrorService.ts';
 export type { HandlerOptions, NodeHandler } from './http/handler.ts';
 export type { BlobUrlOptions } from './records/blob-urls.ts';

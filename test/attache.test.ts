@@ -60,12 +60,23 @@ describe('Attache.init (checklist 23)', () => {
   it.each([
     ['an unknown adapter', 'x:\n  service: Nope\n', /unknown adapter "Nope".*"Disk"/],
     ['a missing root', 'x:\n  service: Disk\n', /"x" is missing the required setting "root"/],
-    ['an unknown setting', 'x:\n  service: Disk\n  root: /tmp/x\n  kms_key_id: abc\n', /"x" has unknown setting "kms_key_id"/],
   ])('names the service and the setting for %s', async (_label, yaml, message) => {
     const attache = await Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(yaml), env: {} });
     try {
       expect(() => attache.service()).toThrow(ConfigurationError);
       expect(() => attache.service()).toThrow(message);
+    } finally {
+      await attache.close();
+    }
+  });
+
+  it('fails at init for an unknown setting of the default service (a typo is found at boot), and not for one of an unused service', async () => {
+    const typo = 'x:\n  service: Disk\n  root: /tmp/x\n  kms_key_id: abc\n';
+    await expect(Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(typo), env: {} })).rejects.toThrow(/"x" has unknown setting "kms_key_id"/);
+    const unused = `${typo}y:\n  service: Disk\n  root: /tmp/y\n`;
+    const attache = await Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app(unused), env: {}, service: 'y' });
+    try {
+      expect(() => attache.service('x')).toThrow(/"x" has unknown setting "kms_key_id"/);
     } finally {
       await attache.close();
     }

@@ -12,6 +12,13 @@ export class AttacheError extends Error {
 
 export class ConfigurationError extends AttacheError {
   override readonly code = 'E_CONFIGURATION';
+  /** The setting the error is about (a dotted path such as `upload.ssekms_key_id`), when it is about one. Never its value. */
+  readonly setting?: string;
+
+  constructor(message: string, options?: { cause?: unknown; setting?: string }) {
+    super(message, options);
+    if (options?.setting !== undefined) this.setting = options.setting;
+  }
 
   static unknownService(name: string, known: readonly string[]): ConfigurationError {
     return new ConfigurationError(`Unknown storage service "${name}". Configured services: ${list(known)}.`);
@@ -23,13 +30,15 @@ export class ConfigurationError extends AttacheError {
     return new ConfigurationError(`Service "${service}" has unknown setting "${setting}". Allowed settings: ${list(allowed)}.`);
   }
   static missingSetting(service: string, setting: string): ConfigurationError {
-    return new ConfigurationError(`Service "${service}" is missing the required setting "${setting}".`);
+    return new ConfigurationError(`Service "${service}" is missing the required setting "${setting}".`, { setting });
   }
   static invalidSetting(service: string, setting: string, expected: string): ConfigurationError {
-    return new ConfigurationError(`Service "${service}" has an invalid "${setting}": expected ${expected}.`);
+    return new ConfigurationError(`Service "${service}" has an invalid "${setting}": expected ${expected}.`, { setting });
   }
-  static unsetVariable(service: string, variable: string): ConfigurationError {
-    return new ConfigurationError(`Service "${service}" needs the environment variable ${variable}, which is not set.`);
+  /** An unset variable, named with the setting whose value needs it (when known). Never a value. */
+  static unsetVariable(service: string, variable: string, setting?: string): ConfigurationError {
+    const where = setting === undefined ? '' : ` for its setting "${setting}"`;
+    return new ConfigurationError(`Service "${service}" needs the environment variable ${variable}${where}, which is not set.`, { setting });
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { ConfigurationError } from '../core/errors.ts';
 
 /**
@@ -15,6 +15,8 @@ export interface LoadedConfig {
   appRoot: string;
   /** Service name → its raw block (always a mapping with a string `service:`). */
   services: Record<string, Record<string, unknown>>;
+  /** Service name → setting path (`bucket`, `upload.cache_control`) → its line in the file, for messages. Absent for inline config. */
+  lines?: Record<string, Record<string, number>>;
 }
 
 /** The storage.yml to load: `config/storage/<NODE_ENV>.yml` beside a `config/storage.yml` wins (Rails 6.1 rule). Throws ConfigurationError when neither exists. */
@@ -40,7 +42,8 @@ export function loadConfig(file: string): LoadedConfig {
   } catch (cause) {
     throw new ConfigurationError(`Cannot read storage configuration file "${absolute}".`, { cause });
   }
-  return buildConfig(parseStorageYaml(source, absolute), absolute, appRootFor(absolute));
+  const { data, lines } = parseStorageYaml(source, absolute);
+  return { ...buildConfig(data, absolute, appRootFor(absolute)), lines };
 }
 
 /** A LoadedConfig from services given in code (same validation as a file). Throws ConfigurationError for malformed blocks. */
@@ -84,9 +87,9 @@ const CONTROL_FLOW = /^\s*(if|unless|else|elsif|end|case|when|while|until|for|be
  * Parses YAML holding Rails ERB. Output tags are swapped for YAML-safe placeholders before
  * parsing and put back after, so `[ <%= ... %> ]` or `"<%= ENV["X"] %>"` parse as Rails would;
  * they are evaluated later, per service. Other tags are stripped, except control flow,
- * which would silently merge branches.
+ * which would silently merge branches. Returns the data and each setting's line.
  */
-function parseStorageYaml(source: string, file: string): unknown {
+function parseStorageYaml(source: string, file: string): { data: unknown; lines: Record<string, Record<string, number>> } {
   const nonce = randomBytes(6).toString('hex');
   const tags: string[] = [];
   const prepared = source.replace(ERB_TAG, (tag, kind: string, code: string, offset: number) => {
@@ -100,16 +103,60 @@ function parseStorageYaml(source: string, file: string): unknown {
     }
     return tag.replace(/[^\n]/g, ''); // keep the newlines so YAML line numbers still match the file
   });
+  const placeholder = new RegExp(`attache_erb_${nonce}_(\\d+)_`, 'g');
+  const fix = (text: string): string => text.replace(placeholder, (_, index: string) => tags[Number(index)] ?? '');
+  const lineCounter = new LineCounter();
+  // logLevel 'silent': the parser would otherwise print its warnings, source line (and secret) included, to stderr.
+  const doc = parseDocument(prepared, { merge: true, logLevel: 'silent', prettyErrors: false, lineCounter });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem !== undefined) {
+    // Only the parser's code and position: its message quotes the source, which may hold secrets.
+    const line = lineCounter.linePos(problem.pos[0]).line;
+    const kind = doc.errors.length > 0 ? 'invalid YAML' : 'a YAML construct attache does not resolve (an unknown tag?)';
+    throw new ConfigurationError(`Cannot parse storage configuration ${file}: line ${line} has ${kind} (${problem.code}).`);
+  }
   let data: unknown;
   try {
-    data = parse(prepared, { merge: true });
+    data = doc.toJS();
   } catch (error) {
-    // The parser's message quotes the source, which may hold secrets: keep only its first line.
-    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '').replace(/:$/, '') : 'invalid YAML';
-    throw new ConfigurationError(`Cannot parse storage configuration ${file}: ${reason}.`);
+    const code = (error as { code?: unknown } | null)?.code;
+    throw new ConfigurationError(`Cannot parse storage configuration ${file} (${typeof code === 'string' ? code : 'invalid YAML'}).`);
   }
-  const placeholder = new RegExp(`attache_erb_${nonce}_(\\d+)_`, 'g');
-  return restore(data, (text) => text.replace(placeholder, (_, index: string) => tags[Number(index)] ?? ''));
+  return { data: restore(data, fix), lines: settingLines(doc.contents, lineCounter, fix) };
+}
+
+/** Service → setting path → line, from the document's top-level mapping (merged settings have no line of their own). */
+function settingLines(root: YamlNode | null, counter: LineCounter, fix: (text: string) => string): Record<string, Record<string, number>> {
+  const lines: Record<string, Record<string, number>> = {};
+  if (!isMap(root)) return lines;
+  for (const pair of root.items) {
+    if (!isScalar(pair.key) || typeof pair.key.value !== 'string') continue;
+    const found: Record<string, number> = {};
+    collectLines(pair.value as YamlNode | null, '', counter, fix, found);
+    define(lines, fix(pair.key.value), found);
+  }
+  return lines;
+}
+
+function collectLines(node: YamlNode | null, prefix: string, counter: LineCounter, fix: (text: string) => string, found: Record<string, number>): void {
+  const entries: Array<[string, YamlNode | null, number | undefined]> = [];
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (isScalar(pair.key) && typeof pair.key.value === 'string') entries.push([fix(pair.key.value), pair.value as YamlNode | null, pair.key.range?.[0]]);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, index) => entries.push([String(index), item as YamlNode | null, (item as YamlNode | null)?.range?.[0]]));
+  }
+  for (const [name, value, offset] of entries) {
+    const path = `${prefix}${name}`;
+    if (offset !== undefined) define(found, path, counter.linePos(offset).line);
+    collectLines(value, `${path}.`, counter, fix, found);
+  }
+}
+
+/** Sets an own property even for a name such as "__proto__". */
+function define<T>(target: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function inComment(source: string, offset: number): boolean {

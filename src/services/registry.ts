@@ -1,54 +1,28 @@
 import { inspect } from 'node:util';
 import { AttacheError, ConfigurationError } from '../core/errors.ts';
+import {
+  AdapterRegistry,
+  globalAdapters,
+  loadAdapter,
+  loadedAdapter,
+  type AdapterDefinition,
+  type AdapterEntry,
+  type AdapterFactory,
+} from './adapters.ts';
 import type { LoadedConfig } from './config.ts';
-import { interpolateService } from './interpolate.ts';
+import { interpolateDetailed } from './interpolate.ts';
 import type { DiskUrlPort, StorageService } from './Service.ts';
 
-/** What an adapter gets besides its settings: its own name, `Rails.root`, and the registry (for Mirror-like services). */
-export interface ServiceContext {
-  name: string;
-  appRoot: string;
-  services: ServiceRegistry;
-  /** Signed Disk URLs (the app's routes). */
-  diskUrls?: DiskUrlPort;
-}
-
-export type ServiceCreator = (settings: Record<string, unknown>, context: ServiceContext) => StorageService;
-
-export interface AdapterDefinition {
-  /** Every setting the adapter accepts besides `service`; when given, any other key is an error. */
-  settings?: readonly string[];
-  /** Settings that must be present and non-empty. */
-  required?: readonly string[];
-  create: ServiceCreator;
-}
-
-export type AdapterFactory = AdapterDefinition | ServiceCreator;
-
-/** Adapter name (the `service:` value in storage.yml, e.g. "Disk") → how to build it. */
-export class AdapterRegistry {
-  private readonly adapters = new Map<string, AdapterDefinition>();
-
-  /** Adds or replaces the adapter `name`; returns this. Throws ConfigurationError for an empty name. */
-  register(name: string, factory: AdapterFactory): this {
-    if (name === '') throw new ConfigurationError('An adapter needs a non-empty name.');
-    this.adapters.set(name, typeof factory === 'function' ? { create: factory } : factory);
-    return this;
-  }
-
-  /** The adapter registered as `name`, or undefined. */
-  get(name: string): AdapterDefinition | undefined {
-    return this.adapters.get(name);
-  }
-
-  /** The registered adapter names, in registration order. */
-  names(): string[] {
-    return [...this.adapters.keys()];
-  }
-}
-
-/** The process-wide adapters: built-ins are registered here, and user code may add its own before init. */
-export const globalAdapters: AdapterRegistry = new AdapterRegistry();
+export {
+  AdapterRegistry,
+  globalAdapters,
+  type AdapterDefinition,
+  type AdapterEntry,
+  type AdapterFactory,
+  type LazyAdapterDefinition,
+  type ServiceContext,
+  type ServiceCreator,
+} from './adapters.ts';
 
 export interface ServiceRegistryOptions {
   /** Where variables come from; defaults to process.env. */
@@ -118,6 +92,28 @@ export class ServiceRegistry {
     }
   }
 
+  /**
+   * Loads every lazy adapter (S3, SecureS3: the AWS SDK) that a configured service uses, then checks
+   * the setting names of the default service, and of the services it names (a Mirror's), against
+   * their adapters, so a typo fails at boot. Reads no variable: values are checked when a service is
+   * built. `Attache.init` awaits it. Throws ConfigurationError. Idempotent.
+   */
+  async preload(): Promise<void> {
+    const wanted = new Map<string, AdapterEntry>();
+    for (const name of this.names()) {
+      const adapterName = this.config.services[name]?.['service'];
+      // A `service:` that is itself interpolated is only known when built: load every lazy adapter then.
+      const names = typeof adapterName === 'string' && !hasPlaceholder(adapterName) ? [adapterName] : this.adapterNames();
+      for (const each of names) {
+        const entry = this.adapter(each);
+        if (entry !== undefined) wanted.set(each, entry);
+      }
+    }
+    for (const [adapterName, entry] of wanted) await loadAdapter(adapterName, entry);
+    const first = this.explicitDefault ?? (this.env.ATTACHE_SERVICE || undefined) ?? (this.names().length === 1 ? this.names()[0] : undefined);
+    if (first !== undefined && this.has(first)) this.checkNames(first, new Set());
+  }
+
   /** The configured service names, in file order. */
   names(): string[] {
     return Object.keys(this.config.services);
@@ -161,31 +157,68 @@ export class ServiceRegistry {
   private build(name: string): StorageService {
     const block = this.has(name) ? this.config.services[name] : undefined;
     if (block === undefined) throw ConfigurationError.unknownService(name, this.names());
-    const { service: adapterName, ...settings } = interpolateService(name, block, {
-      env: this.env,
-      appRoot: this.config.appRoot,
-    });
+    const { settings: all, unset } = interpolateDetailed(name, block, { env: this.env, appRoot: this.config.appRoot, lines: this.config.lines?.[name] });
+    const { service: adapterName, ...settings } = all;
     if (typeof adapterName !== 'string') throw ConfigurationError.missingSetting(name, 'service');
-    const adapter = this.adapter(adapterName);
-    if (adapter === undefined) throw ConfigurationError.unknownAdapter(name, adapterName, this.adapterNames());
-    validateSettings(name, adapter, settings);
+    const entry = this.adapter(adapterName);
+    if (entry === undefined) throw ConfigurationError.unknownAdapter(name, adapterName, this.adapterNames());
+    const adapter = loadedAdapter(entry);
+    if (adapter === undefined) {
+      throw new ConfigurationError(`Service "${name}" uses adapter "${adapterName}", which is loaded on first use: await registry.preload() (Attache.init does) before building it.`);
+    }
     try {
-      return adapter.create(settings, { name, appRoot: this.config.appRoot, services: this, diskUrls: this.diskUrls });
+      validateSettings(name, adapter, settings);
+      return adapter.create(settings, { name, appRoot: this.config.appRoot, services: this, diskUrls: this.diskUrls, unset });
     } catch (cause) {
-      if (cause instanceof AttacheError) throw cause;
-      // The cause's message may echo a setting value, so only its class is named here.
-      const kind = cause instanceof Error ? cause.name : typeof cause;
-      throw new ConfigurationError(`Service "${name}" (adapter "${adapterName}") could not be created: ${kind}.`, { cause });
+      throw explain(cause, name, adapterName, unset);
     }
   }
 
-  private adapter(name: string): AdapterDefinition | undefined {
+  private adapter(name: string): AdapterEntry | undefined {
     for (const adapters of this.lookups) {
       const found = adapters.get(name);
       if (found) return found;
     }
     return undefined;
   }
+
+  /** Unknown setting names of `name` and of the services it names, before anything is interpolated. */
+  private checkNames(name: string, seen: Set<string>): void {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const block = this.config.services[name] ?? {};
+    const adapterName = block['service'];
+    const entry = typeof adapterName === 'string' ? this.adapter(adapterName) : undefined;
+    const allowed = entry?.settings;
+    if (allowed === undefined) return; // an adapter registered later, or one that takes anything
+    for (const key of Object.keys(block)) {
+      if (key !== 'service' && !hasPlaceholder(key) && !allowed.includes(key)) throw ConfigurationError.unknownSetting(name, key, allowed);
+    }
+    for (const setting of entry?.servicesIn ?? []) {
+      const value = block[setting];
+      for (const other of Array.isArray(value) ? value : [value]) {
+        if (typeof other === 'string' && this.has(other)) this.checkNames(other, seen);
+      }
+    }
+  }
+}
+
+/**
+ * A build failure as the user should read it: a missing setting whose `ENV['X']` was unset names X;
+ * another attache error passes unchanged; anything else names only its class, as its message may echo a value.
+ */
+function explain(cause: unknown, service: string, adapterName: string, unset: ReadonlyMap<string, string>): AttacheError {
+  if (cause instanceof ConfigurationError && cause.setting !== undefined) {
+    const variable = unset.get(cause.setting);
+    if (variable !== undefined) return ConfigurationError.unsetVariable(service, variable, cause.setting);
+  }
+  if (cause instanceof AttacheError) return cause;
+  const kind = cause instanceof Error ? cause.name : typeof cause;
+  return new ConfigurationError(`Service "${service}" (adapter "${adapterName}") could not be created: ${kind}.`, { cause });
+}
+
+function hasPlaceholder(text: string): boolean {
+  return text.includes('<%') || text.includes('${');
 }
 
 function validateSettings(service: string, adapter: AdapterDefinition, settings: Record<string, unknown>): void {

@@ -5,9 +5,9 @@ import { byteLimit, isByteCount, md5Base64, Measure } from '../core/checksum.ts'
 import { ArgumentError, FileNotFoundError, IntegrityError } from '../core/errors.ts';
 import { assertValidKey } from '../core/keys.ts';
 import { toReadable } from '../core/streams.ts';
-import { contentDisposition } from '../content/serving.ts';
+import { storedHeaders } from '../content/serving.ts';
 import type { AdapterDefinition } from '../services/registry.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../services/Service.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, PendingWrite, StorageService, StoredObject, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../services/Service.ts';
 
 /**
  * Keeps every object in a Map, for app tests (adapter `Memory`). It validates keys, sizes and
@@ -18,6 +18,7 @@ import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, Up
 export class MemoryService implements StorageService {
   readonly name: string;
   readonly #objects = new Map<string, Buffer>();
+  readonly #modified = new Map<string, Date>();
 
   constructor(name = 'memory') {
     this.name = name;
@@ -37,7 +38,7 @@ export class MemoryService implements StorageService {
     await pipeline(toReadable(body), measure, sink);
     if (options.checksum !== undefined && options.checksum !== measure.checksum) throw IntegrityError.checksumMismatch(key);
     if (options.byteSize !== undefined && measure.byteSize < options.byteSize) throw IntegrityError.sizeMismatch(key, options.byteSize, measure.byteSize);
-    this.#objects.set(key, Buffer.concat(chunks));
+    this.#store(key, Buffer.concat(chunks));
     return { checksum: measure.checksum, byteSize: measure.byteSize };
   }
 
@@ -61,12 +62,31 @@ export class MemoryService implements StorageService {
   async delete(key: string): Promise<void> {
     assertValidKey(key);
     this.#objects.delete(key);
+    this.#modified.delete(key);
   }
 
   /** Removes every object whose key starts with `prefix`, taken literally. Idempotent. Throws InvalidKeyError. */
   async deletePrefixed(prefix: string): Promise<void> {
     assertValidKey(prefix, 'prefix');
-    for (const key of [...this.#objects.keys()]) if (key.startsWith(prefix)) this.#objects.delete(key);
+    for (const key of [...this.#objects.keys()]) if (key.startsWith(prefix)) await this.delete(key);
+  }
+
+  /** Every stored object under `prefix` (literal). Throws InvalidKeyError for a bad prefix. */
+  listObjects(options: { prefix?: string } = {}): AsyncIterable<StoredObject> {
+    if (options.prefix !== undefined) assertValidKey(options.prefix, 'prefix');
+    const found = [...this.#objects].filter(([key]) => key.startsWith(options.prefix ?? ''));
+    const modified = this.#modified;
+    return (async function* () {
+      for (const [key, data] of found) yield { key, byteSize: data.length, lastModified: modified.get(key)! };
+    })();
+  }
+
+  /** None: a Memory write is one step, it never leaves an unfinished write. */
+  async *listPendingWrites(): AsyncGenerator<PendingWrite> {}
+
+  /** Nothing to discard (see listPendingWrites). Throws ArgumentError for a write of an unknown kind. */
+  async discardPendingWrite(write: PendingWrite): Promise<void> {
+    if (write?.kind !== 'temp-file' && write?.kind !== 'multipart-upload') throw new ArgumentError('Not a pending write.');
   }
 
   /** Whether an object is stored under `key`. Throws InvalidKeyError. */
@@ -87,21 +107,22 @@ export class MemoryService implements StorageService {
     return `memory://${encodeURIComponent(this.name)}/${encodeURI(key)}`;
   }
 
-  /** Returns the headers Disk would ask for: Content-Type, Content-MD5 and, with a filename, Content-Disposition. */
+  /** Returns the headers Disk would ask for: the stored Content-Type and Content-Disposition (storedHeaders) and Content-MD5. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     assertValidKey(key);
-    const headers: Record<string, string> = { 'Content-Type': options.contentType, 'Content-MD5': options.checksum };
-    if (options.filename !== undefined) {
-      headers['Content-Disposition'] = contentDisposition(options.disposition === 'attachment' ? 'attachment' : 'inline', options.filename);
-    }
-    return headers;
+    const stored = storedHeaders(options);
+    return {
+      'Content-Type': stored.contentType,
+      'Content-MD5': options.checksum,
+      ...(stored.contentDisposition !== undefined && { 'Content-Disposition': stored.contentDisposition }),
+    };
   }
 
   /** Returns the checksum and size of the concatenation. Throws FileNotFoundError for a missing source and then stores nothing. */
   async compose(sourceKeys: readonly string[], destinationKey: string): Promise<UploadResult> {
     assertValidKey(destinationKey);
     const whole = Buffer.concat(sourceKeys.map((key) => this.#get(key)));
-    this.#objects.set(destinationKey, whole);
+    this.#store(destinationKey, whole);
     return { checksum: md5Base64(whole), byteSize: whole.length };
   }
 
@@ -116,6 +137,11 @@ export class MemoryService implements StorageService {
 
   [inspect.custom](): { name: string; adapter: 'Memory'; objects: number } {
     return this.toJSON();
+  }
+
+  #store(key: string, data: Buffer): void {
+    this.#objects.set(key, data);
+    this.#modified.set(key, new Date());
   }
 
   #get(key: string): Buffer {

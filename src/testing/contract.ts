@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5Base64 } from '../core/checksum.ts';
 import { ArgumentError, FileNotFoundError, FileTooLargeError, IntegrityError, InvalidKeyError } from '../core/errors.ts';
 import { generateKey } from '../core/keys.ts';
-import type { StorageService } from '../services/Service.ts';
+import type { PendingWrite, StorageService } from '../services/Service.ts';
 
 export interface ServiceUnderTest {
   service: StorageService;
@@ -14,6 +14,15 @@ export interface ServiceUnderTest {
 export interface ContractOptions {
   /** Byte sizes that must round-trip; pass a multipart threshold's neighbours here. */
   sizes?: number[];
+  /** Starts a write and leaves it unfinished through the service's own API (an unfinished stageUpload, an open multipart upload). */
+  leavePendingWrite?(service: StorageService): Promise<void>;
+}
+
+/** Every item of an async iterable. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }
 
 const KIB64 = 64 * 1024;
@@ -257,6 +266,55 @@ export function serviceContract(name: string, make: () => Promise<ServiceUnderTe
         const destination = generateKey();
         await expect(service().compose([first, generateKey()], destination)).rejects.toBeInstanceOf(FileNotFoundError);
         expect(await service().exists(destination)).toBe(false);
+      });
+    });
+
+    describe('listing objects and pending writes', () => {
+      it('listObjects yields exactly the objects under a prefix, with their size and modification time', async () => {
+        const ns = generateKey();
+        const started = Date.now() - 5 * 60_000;
+        const stored = { [`${ns}/a`]: 3, [`${ns}/b/c`]: 0, [`${ns}/b/d`]: 1000 };
+        for (const [key, size] of Object.entries(stored)) await service().upload(key, randomBytes(size));
+        await service().upload(`${ns}-sibling`, Buffer.from('x'));
+        const listed = await collect(service().listObjects({ prefix: `${ns}/` }));
+        expect(Object.fromEntries(listed.map((o) => [o.key, o.byteSize]))).toEqual(stored);
+        for (const object of listed) {
+          expect(object.lastModified).toBeInstanceOf(Date);
+          expect(object.lastModified.getTime()).toBeGreaterThan(started);
+        }
+        expect((await collect(service().listObjects({ prefix: `${ns}/b` }))).map((o) => o.key).sort()).toEqual([`${ns}/b/c`, `${ns}/b/d`]);
+      });
+
+      it('listObjects without a prefix includes every object, and a deleted one is gone', async () => {
+        const key = generateKey();
+        await service().upload(key, Buffer.from('listed'));
+        expect((await collect(service().listObjects())).some((o) => o.key === key && o.byteSize === 6)).toBe(true);
+        await service().delete(key);
+        expect((await collect(service().listObjects({ prefix: key }))).map((o) => o.key)).toEqual([]);
+      });
+
+      it.each(['../', '/abs', 'a//b', 'a\u0000b'])('listObjects refuses prefix %j with InvalidKeyError', async (prefix) => {
+        await expect(async () => collect(service().listObjects({ prefix }))).rejects.toBeInstanceOf(InvalidKeyError);
+      });
+
+      it('listPendingWrites yields well-formed writes; an unfinished one appears and discardPendingWrite removes it, idempotently', async () => {
+        const before = new Set((await collect(service().listPendingWrites())).map((w) => w.id));
+        if (options.leavePendingWrite === undefined) return;
+        await options.leavePendingWrite(service());
+        const fresh = (await collect(service().listPendingWrites())).filter((w) => !before.has(w.id));
+        expect(fresh).toHaveLength(1);
+        const [write] = fresh;
+        expect(['temp-file', 'multipart-upload']).toContain(write!.kind);
+        expect(write!.startedAt).toBeInstanceOf(Date);
+        expect(Math.abs(write!.startedAt.getTime() - Date.now())).toBeLessThan(10 * 60_000);
+        await service().discardPendingWrite(write!);
+        await service().discardPendingWrite(write!);
+        expect((await collect(service().listPendingWrites())).map((w) => w.id)).not.toContain(write!.id);
+      });
+
+      it('discardPendingWrite refuses a write of an unknown kind with ArgumentError', async () => {
+        const bogus = { kind: 'bogus', id: 'x', key: 'k', startedAt: new Date() } as unknown as PendingWrite;
+        await expect(service().discardPendingWrite(bogus)).rejects.toBeInstanceOf(ArgumentError);
       });
     });
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Blob } from '../../src/index.ts';
+import { servedAsBinary, servedHeaders, storedHeaders } from '../../src/content/serving.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { decodeToken, HOSTILE_FILENAMES, serveBoth, tokenOf, WELL_FORMED_DISPOSITION, type Answer, type Both } from '../http/harness.ts';
@@ -42,12 +43,12 @@ describe('checklist 17: risky types are downloaded, never rendered', () => {
   it.each([
     ['HTML', HTML, 'text/html'],
     ['SVG', SVG, 'image/svg+xml'],
-  ])('%s declared as image/png is stored as its real type and served as attachment with nosniff', async (_label, bytes, realType) => {
+  ])('%s declared as image/png keeps its real type in the row and is served as application/octet-stream, attachment, nosniff', async (_label, bytes, realType) => {
     const blob = await attached(bytes, 'innocent.png', 'image/png');
     expect(blob.contentType).toBe(realType);
     const answer = await get(await blob.url({ disposition: 'inline' }));
     expect(answer.status).toBe(200);
-    expect(answer.headers.get('content-type')).toBe(realType);
+    expect(answer.headers.get('content-type')).toBe('application/octet-stream');
     expect(answer.headers.get('content-disposition')).toMatch(/^attachment; /);
     expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
   });
@@ -68,7 +69,7 @@ describe('checklist 17: risky types are downloaded, never rendered', () => {
 
 describe('checklist 18: the served type is the strictly parsed essence', () => {
   it.each([
-    ['text/html;image/png', 'text/html', 'attachment'],
+    ['text/html;image/png', 'application/octet-stream', 'attachment'],
     ['image/png, text/html', 'application/octet-stream', 'attachment'],
     [' IMAGE/PNG ', 'image/png', 'inline'],
     ['image/png\r\nX-Evil: 1', 'application/octet-stream', 'attachment'],
@@ -100,5 +101,39 @@ describe('checklist 19: hostile filenames', () => {
       expect(disposition).toMatch(WELL_FORMED_DISPOSITION);
       expect(answer.headers.get('set-cookie')).toBeNull();
     }
+  });
+});
+
+describe('servedHeaders and storedHeaders: one policy for what is served and what is stored', () => {
+  const RISKY = [
+    'text/html', 'image/svg+xml', 'text/xml', 'application/xml', 'application/xhtml+xml', 'application/mathml+xml',
+    'text/cache-manifest', 'application/postscript', 'application/x-shockwave-flash',
+    'text/javascript', 'application/javascript', 'application/ecmascript', 'application/x-javascript', 'text/ecmascript',
+    'text/jscript', 'text/livescript', 'text/x-javascript', 'text/javascript1.5', 'text/xsl', 'application/xslt+xml',
+    'application/rss+xml', 'application/atom+xml', 'TEXT/HTML; charset=utf-8', 'Image/SVG+XML',
+  ];
+
+  it.each(RISKY)('%s is served and stored as application/octet-stream, attachment, whatever was asked', (type) => {
+    expect(servedAsBinary(type)).toBe(true);
+    const served = servedHeaders({ contentType: type, disposition: 'inline', filename: 'x' });
+    expect([served['content-type'], served['content-disposition']]).toEqual(['application/octet-stream', `attachment; filename="x"; filename*=UTF-8''x`]);
+    expect(storedHeaders({ contentType: type, disposition: 'inline', filename: 'x' })).toEqual({ contentType: 'application/octet-stream', contentDisposition: `attachment; filename="x"; filename*=UTF-8''x` });
+    expect(storedHeaders({ contentType: type })).toEqual({ contentType: 'application/octet-stream', contentDisposition: 'attachment' });
+  });
+
+  it.each([
+    ['image/png', 'inline', { contentType: 'image/png', contentDisposition: `inline; filename="x"; filename*=UTF-8''x` }],
+    ['image/png', 'attachment', { contentType: 'image/png', contentDisposition: `attachment; filename="x"; filename*=UTF-8''x` }],
+    ['application/pdf', undefined, { contentType: 'application/pdf', contentDisposition: `inline; filename="x"; filename*=UTF-8''x` }],
+    ['video/mp4', 'inline', { contentType: 'video/mp4', contentDisposition: `attachment; filename="x"; filename*=UTF-8''x` }],
+    ['text/plain', 'inline', { contentType: 'text/plain', contentDisposition: `attachment; filename="x"; filename*=UTF-8''x` }],
+    [undefined, undefined, { contentType: 'application/octet-stream', contentDisposition: `attachment; filename="x"; filename*=UTF-8''x` }],
+    ['image/png, text/html', 'inline', { contentType: 'application/octet-stream', contentDisposition: `attachment; filename="x"; filename*=UTF-8''x` }],
+  ] as const)('%s asked %s is stored as %o (only raster images and PDF inline)', (type, disposition, expected) => {
+    expect(storedHeaders({ contentType: type, disposition, filename: 'x' })).toEqual(expected);
+  });
+
+  it('an inline-allowed type without a filename stores no disposition (the browser default is inline)', () => {
+    expect(storedHeaders({ contentType: 'image/png' })).toEqual({ contentType: 'image/png' });
   });
 });

@@ -7,7 +7,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { md5Base64 } from '../../src/core/checksum.ts';
 import { ConfigurationError, FileNotFoundError, FileTooLargeError, IntegrityError, InvalidKeyError, StorageAccessError } from '../../src/core/errors.ts';
 import { generateKey } from '../../src/core/keys.ts';
-import { DiskService, diskAdapter } from '../../src/services/disk/DiskService.ts';
+import type { ServiceContext } from '../../src/services/adapters.ts';
+import { diskAdapter } from '../../src/services/disk/adapter.ts';
+import { DiskService } from '../../src/services/disk/DiskService.ts';
 import { DiskLayout } from '../../src/services/disk/paths.ts';
 import { chunked, failingStream, readAll, serviceContract } from '../../src/testing/contract.ts';
 
@@ -19,10 +21,14 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-serviceContract('DiskService', async () => {
-  const root = await mkdtemp(path.join(tmpdir(), 'attache-disk-contract-'));
-  return { service: new DiskService({ name: 'local', root }), cleanup: () => rm(root, { recursive: true, force: true }) };
-});
+serviceContract(
+  'DiskService',
+  async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'attache-disk-contract-'));
+    return { service: new DiskService({ name: 'local', root }), cleanup: () => rm(root, { recursive: true, force: true }) };
+  },
+  { leavePendingWrite: async (service) => void (await (service as DiskService).stageUpload(generateKey(), Buffer.from('staged, never committed'))) },
+);
 
 /** Every non-directory entry below `dir` (files and symlinks), as '/'-joined relative paths. */
 async function filesBelow(dir: string): Promise<string[]> {
@@ -264,7 +270,7 @@ describe('DiskService on its own', () => {
   });
 
   describe('diskAdapter', () => {
-    const context = { name: 'local', appRoot: '/srv/app' };
+    const context = { name: 'local', appRoot: '/srv/app' } as ServiceContext;
     it('resolves a relative root against the app root and keeps an absolute one', () => {
       const printed = (settings: Record<string, unknown>): unknown => JSON.parse(JSON.stringify(diskAdapter.create(settings, context)));
       expect(printed({ root: 'storage' })).toEqual({ name: 'local', adapter: 'Disk', root: path.resolve('/srv/app/storage') });

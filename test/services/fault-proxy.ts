@@ -3,10 +3,22 @@ import { createServer, connect, type Socket } from 'node:net';
 /**
  * What the proxy does to one request:
  * - `reset`: forward `afterBytes` bytes of it, then reset both connections (TCP RST);
- * - `status`: answer it with an S3-style error of this HTTP status instead of forwarding it;
- * - `corrupt`: forward it with one body byte flipped.
+ * - `status`: answer it with an S3-style error of this HTTP status (or `body`) instead of forwarding it;
+ * - `corrupt`: forward it with one body byte flipped;
+ * - `hang`: accept it and never answer (nothing reaches the server);
+ * - `stall`: forward `afterBytes` bytes of it (head included), then nothing more, and never answer;
+ * - `stallResponse`: forward it, then pass the answer's head and `afterBytes` bytes of its body, and nothing more;
+ * - `mute`: forward it (the server acts on it) and never pass the answer back.
+ * A hung or stalled connection stays open until the client gives up or the proxy closes.
  */
-export type Fault = { kind: 'reset'; afterBytes: number } | { kind: 'status'; status: number } | { kind: 'corrupt' };
+export type Fault =
+  | { kind: 'reset'; afterBytes: number }
+  | { kind: 'status'; status: number; body?: string }
+  | { kind: 'corrupt' }
+  | { kind: 'hang' }
+  | { kind: 'stall'; afterBytes: number }
+  | { kind: 'stallResponse'; afterBytes: number }
+  | { kind: 'mute' };
 
 /** Picks the fault for a request from its head (request line and headers), or undefined to pass it through. */
 export type FaultRule = (head: string) => Fault | undefined;
@@ -36,12 +48,35 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
     }
-    upstream.on('data', (chunk) => client.write(chunk));
-    upstream.on('end', () => client.end());
-    client.on('end', () => upstream.end());
     let fault: Fault | undefined;
     let forwarded = 0;
     let bodyStart = -1;
+    // stallResponse: how many more answer bytes may pass (undefined: no limit), counted once the head has passed.
+    let answerBudget: number | undefined;
+    let answerHead = '';
+    let muted = false;
+    upstream.on('data', (chunk: Buffer) => {
+      if (muted) return;
+      if (answerBudget === undefined) return void client.write(chunk);
+      let body = chunk;
+      if (answerHead !== '\r\n\r\n') {
+        const text = answerHead + chunk.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) {
+          answerHead = text.slice(-3);
+          return void client.write(chunk);
+        }
+        const headBytes = end + 4 - answerHead.length;
+        client.write(chunk.subarray(0, headBytes));
+        answerHead = '\r\n\r\n';
+        body = chunk.subarray(headBytes);
+      }
+      const passed = body.subarray(0, answerBudget);
+      answerBudget -= passed.length;
+      if (passed.length > 0) client.write(passed);
+    });
+    upstream.on('end', () => void (answerBudget === undefined && !muted && client.end()));
+    client.on('end', () => upstream.end());
     client.on('data', (chunk: Buffer) => {
       const line = REQUEST_LINE.exec(chunk.subarray(0, 4096).toString('latin1'));
       if (line) {
@@ -50,11 +85,23 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
         if (fault) faulted.push(`${fault.kind} ${line[1]} ${line[2]}`);
         forwarded = 0;
         bodyStart = headEnd < 0 ? -1 : headEnd + 4;
+        if (fault?.kind === 'stallResponse') {
+          answerBudget = fault.afterBytes;
+          answerHead = '';
+        }
+        if (fault?.kind === 'mute') muted = true;
       }
       apply(chunk);
     });
     function apply(chunk: Buffer): void {
-      if (fault?.kind === 'status') return answer(client, upstream, fault.status);
+      if (fault?.kind === 'hang') return;
+      if (fault?.kind === 'stall') {
+        const passed = chunk.subarray(0, Math.max(0, fault.afterBytes - forwarded));
+        forwarded += passed.length;
+        if (passed.length > 0) upstream.write(passed);
+        return;
+      }
+      if (fault?.kind === 'status') return answer(client, upstream, fault.status, fault.body);
       if (fault?.kind === 'corrupt') {
         const at = bodyStart >= 0 && bodyStart < chunk.length ? bodyStart : bodyStart < 0 ? 0 : -1;
         if (at >= 0) {
@@ -89,9 +136,9 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
 }
 
 /** Answers the current request with an S3 error body and closes; the rest of its body is ignored. */
-function answer(client: Socket, upstream: Socket, status: number): void {
+function answer(client: Socket, upstream: Socket, status: number, given?: string): void {
   if (client.writableEnded) return;
   upstream.destroy();
-  const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>`;
+  const body = given ?? `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>`;
   client.end(`HTTP/1.1 ${status} Injected\r\ncontent-type: application/xml\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -5,12 +5,14 @@ import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, StorageAccessError } from '../../src/core/errors.ts';
 import type { StorageService } from '../../src/services/Service.ts';
+import { mirrorAdapter } from '../../src/services/mirror/MirrorService.ts';
 import { configFromObject, loadConfig, type LoadedConfig } from '../../src/services/config.ts';
 import {
   AdapterRegistry,
   globalAdapters,
   ServiceRegistry,
   type AdapterDefinition,
+  type AdapterEntry,
   type ServiceContext,
 } from '../../src/services/registry.ts';
 
@@ -31,6 +33,9 @@ class FakeService implements StorageService {
   urlForDirectUpload(): never { throw new Error('fake'); }
   headersForDirectUpload(): never { throw new Error('fake'); }
   compose(): never { throw new Error('fake'); }
+  listObjects(): never { throw new Error('fake'); }
+  listPendingWrites(): never { throw new Error('fake'); }
+  discardPendingWrite(): never { throw new Error('fake'); }
 }
 
 const SECRET = 'sup3r-s3cret-value';
@@ -54,6 +59,9 @@ encrypted:
 
 custom:
   service: Custom
+
+bare:
+  service: S3
 `;
 
 let dir: string;
@@ -126,10 +134,11 @@ describe('ServiceRegistry.service', () => {
   });
 
   it.each([
-    ['an unknown service', 'nope', {}, /Unknown storage service "nope"\. Configured services: "local", "amazon", "encrypted", "custom"/],
+    ['an unknown service', 'nope', {}, /Unknown storage service "nope"\. Configured services: "local", "amazon", "encrypted", "custom", "bare"/],
     ['an unknown adapter', 'custom', {}, /Service "custom" uses unknown adapter "Custom"\. Registered adapters: "Disk", "S3"/],
     ['a setting the adapter does not list', 'encrypted', { KMS_KEY: 'arn:key' }, /Service "encrypted" has unknown setting "kms_key_id"/],
-    ['a missing required setting', 'amazon', { S3_BUCKET_NAME: undefined }, /Service "amazon" is missing the required setting "bucket"/],
+    ['a required setting that is only an unset ENV[...]', 'amazon', { S3_BUCKET_NAME: undefined }, /Service "amazon" needs the environment variable S3_BUCKET_NAME for its setting "bucket"/],
+    ['a required setting that is not there', 'bare', {}, /Service "bare" is missing the required setting "bucket"/],
     ['an unset ENV.fetch variable', 'encrypted', {}, /Service "encrypted" needs the environment variable KMS_KEY/],
   ])('throws ConfigurationError for %s', (_label, name, env, message) => {
     expect(() => registry(env).service(name)).toThrow(ConfigurationError);
@@ -179,6 +188,77 @@ describe('ServiceRegistry.service', () => {
   });
 });
 
+describe('errors point at the file', () => {
+  it('names the setting and its line for an unsupported ERB expression, never the expression', () => {
+    writeFileSync(path.join(dir, 'config/storage.yml'), 'odd:\n  service: S3\n  bucket: b\n  upload:\n    cache_control: <%= "s3cr3t" * 2 %>\n');
+    const services = new ServiceRegistry(loadConfig(path.join(dir, 'config/storage.yml')), { env: {}, adapters });
+    expect(() => services.service('odd')).toThrow(/Service "odd" setting "upload\.cache_control" \(line 5\) uses an ERB expression/);
+    expect(() => services.service('odd')).not.toThrow(/s3cr3t/);
+  });
+});
+
+describe('lazy adapters and preload()', () => {
+  function lazy(tag: string, loads: string[]): AdapterEntry {
+    return {
+      settings: ['bucket'],
+      required: ['bucket'],
+      load: async () => {
+        loads.push(tag);
+        return { settings: ['bucket'], required: ['bucket'], create: (settings, context) => new FakeService(`${context.name}:${tag}`, settings, context) };
+      },
+    };
+  }
+
+  it('refuses to build a lazy adapter before preload, then builds it; the module loads once', async () => {
+    const loads: string[] = [];
+    const yml = configFromObject({ a: { service: 'Lazy', bucket: 'x' }, b: { service: 'Lazy', bucket: 'y' } }, dir);
+    const services = new ServiceRegistry(yml, { env: {}, defaultService: 'a' }).register('Lazy', lazy('loaded', loads));
+    expect(() => services.service('a')).toThrow(ConfigurationError);
+    expect(() => services.service('a')).toThrow(/adapter "Lazy", which is loaded on first use: await registry\.preload\(\)/);
+    await Promise.all([services.preload(), services.preload()]);
+    expect(services.service('a').name).toBe('a:loaded');
+    expect(services.service('b').name).toBe('b:loaded');
+    expect(loads).toEqual(['loaded']);
+  });
+
+  it('checks the setting names of the default service and of the services a Mirror names, and no others', async () => {
+    const loads: string[] = [];
+    const blocks = {
+      main: { service: 'Lazy', bucket: 'x', buckte: 'typo' },
+      mirrored: { service: 'Mirror', primary: 'main', mirrors: ['other'] },
+      other: { service: 'Lazy', bucket: 'y' },
+      unused: { service: 'Lazy', bucket: 'z', unknown_thing: true },
+    };
+    const entry = lazy('l', loads);
+    const registryFor = (defaultService: string) => new ServiceRegistry(configFromObject(blocks, dir), { env: {}, defaultService }).register('Lazy', entry).register('Mirror', mirrorAdapter);
+    await expect(registryFor('mirrored').preload()).rejects.toThrow(/Service "main" has unknown setting "buckte"/);
+    await expect(registryFor('other').preload()).resolves.toBeUndefined();
+    expect(loads).toEqual(['l']);
+  });
+
+  it('skips adapters that are not registered yet (they may be registered after init)', async () => {
+    const services = new ServiceRegistry(configFromObject({ x: { service: 'Later', anything: 1 } }, dir), { env: {} });
+    await expect(services.preload()).resolves.toBeUndefined();
+    services.register('Later', (settings, context) => new FakeService(context.name, settings, context));
+    expect(fake(services.service('x')).settings).toEqual({ anything: 1 });
+  });
+
+  it('gives a ConfigurationError when a lazy adapter fails to load, and retries later', async () => {
+    let fail = true;
+    const flaky: AdapterEntry = {
+      load: async () => {
+        if (fail) throw new Error('Cannot find module');
+        return { create: (settings, context) => new FakeService(context.name, settings, context) };
+      },
+    };
+    const services = new ServiceRegistry(configFromObject({ x: { service: 'Flaky' } }, dir), { env: {} }).register('Flaky', flaky);
+    await expect(services.preload()).rejects.toThrow(/Adapter "Flaky" could not be loaded \(Error\)/);
+    fail = false;
+    await services.preload();
+    expect(services.service('x').name).toBe('x');
+  });
+});
+
 describe('adapter lookup', () => {
   const definition = (tag: string): AdapterDefinition => ({
     create: (settings, context) => new FakeService(`${context.name}:${tag}`, settings, context),
@@ -218,7 +298,7 @@ describe('ServiceRegistry.defaultName', () => {
   });
 
   it.each([
-    ['several services and no choice', undefined, {}, /Several storage services .*"local", "amazon", "encrypted", "custom".*ATTACHE_SERVICE/],
+    ['several services and no choice', undefined, {}, /Several storage services .*"local", "amazon", "encrypted", "custom", "bare".*ATTACHE_SERVICE/],
     ['an unknown explicit default', 'nope', {}, /Unknown storage service "nope"\. Configured services: "local", "amazon"/],
     ['an unknown ATTACHE_SERVICE', undefined, { ATTACHE_SERVICE: 'nope' }, /Unknown storage service "nope"\. Configured services: "local"/],
   ])('throws ConfigurationError listing the names for %s', (_label, explicit, env, message) => {
@@ -237,7 +317,7 @@ describe('introspection', () => {
   it('lists names and never prints settings', () => {
     const services = registry({ KMS_KEY: 'k' });
     services.service('amazon');
-    expect(services.names()).toEqual(['local', 'amazon', 'encrypted', 'custom']);
+    expect(services.names()).toEqual(['local', 'amazon', 'encrypted', 'custom', 'bare']);
     expect(services.has('amazon')).toBe(true);
     expect(services.has('toString')).toBe(false);
     expect(services.toJSON()).toEqual({ file: path.join(dir, 'config/storage.yml'), services: services.names(), built: ['amazon'] });

@@ -89,7 +89,8 @@ describe.skipIf(missing('strict'))('multipart direct uploads', () => {
       const answer = await head(key);
       expect([answer.ServerSideEncryption, answer.SSEKMSKeyId]).toEqual(['aws:kms', kmsKeyId]);
       expect(answer.ContentType).toBe('video/mp4');
-      expect(answer.ContentDisposition).toMatch(/^inline; filename="clip\.mp4"/);
+      // Only raster images and PDF are stored inline (serving.ts storedHeaders, Rails' service_metadata).
+      expect(answer.ContentDisposition).toMatch(/^attachment; filename="clip\.mp4"/);
       expect(answer.ContentLength).toBe(data.length);
       expect((await readAll(await secure.download(key))).equals(data)).toBe(true);
       expect(await secure.verifyStored(key)).toEqual({ metadata: { encryption: { algorithm: 'aws:kms', kmsKeyId } } });

@@ -5,7 +5,7 @@ import { ArgumentError, EncryptionError, FileNotFoundError, IntegrityError, Stor
 import { copyPlan, MIN_PART_SIZE } from '../../src/services/s3/compose.ts';
 import { debugHttpEnabled, describeRequest, redactHeaders } from '../../src/services/s3/debug-log.ts';
 import { CustomerKey, encryptionMismatch, kmsKeyMatches, sseHeaders, sseParams, type Encryption } from '../../src/services/s3/encryption.ts';
-import { translateS3Error } from '../../src/services/s3/errors.ts';
+import { S3Failure, translateS3Error } from '../../src/services/s3/errors.ts';
 
 // Pure functions of the S3 services: no server needed, so these run on every machine.
 
@@ -118,11 +118,34 @@ describe('translateS3Error: every SDK error becomes an AttacheError with cause',
     ['a 500', sdk('InternalError', 500), StorageAccessError],
     ['a reset connection', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), StorageAccessError],
     ['a non-Error', 'weird', StorageAccessError],
+    ['a socket timeout', Object.assign(new Error('the request socket timed out after 500 ms of inactivity'), { name: 'TimeoutError' }), StorageAccessError],
   ])('%s', (_label, error, type) => {
     const translated = translateS3Error(error, { service: 'files', action: 'write', key: 'k' });
     expect(translated).toBeInstanceOf(type);
-    expect(translated.cause).toBe(error);
+    // The cause is the SDK error's summary: same name, code and status, none of its other fields.
+    expect(translated.cause).toBeInstanceOf(S3Failure);
+    if (error instanceof Error) expect(translated.cause).toMatchObject({ name: error.name, message: error.message });
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    expect((translated.cause as S3Failure).status).toBe(status);
     expect(translated.message).not.toContain('kms-keyid');
+  });
+
+  it('S3Failure keeps code, status, request ids and attempts, drops everything else, and scrubs credential-like tokens from the message', () => {
+    const raw = Object.assign(new Error('Denied for AKIAIOSFODNN7EXAMPLE with wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'), {
+      name: 'SignatureDoesNotMatch',
+      Code: 'SignatureDoesNotMatch',
+      AWSAccessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      StringToSign: 'AWS4-HMAC-SHA256 secret-ish',
+      $metadata: { httpStatusCode: 403, requestId: 'req-1', extendedRequestId: 'ext-1', attempts: 2 },
+      $response: { headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/…' } },
+    });
+    const failure = new S3Failure(raw);
+    expect(failure.toJSON()).toEqual({
+      name: 'SignatureDoesNotMatch', code: 'SignatureDoesNotMatch', status: 403, requestId: 'req-1', extendedRequestId: 'ext-1', attempts: 2,
+      message: 'Denied for [redacted] with [redacted]',
+    });
+    expect(Object.keys(failure)).toEqual(['name', 'code', 'status', 'requestId', 'extendedRequestId', 'attempts']);
+    expect(failure.stack?.split('\n')[0]).toBe('SignatureDoesNotMatch: Denied for [redacted] with [redacted]');
   });
 
   it('an AttacheError passes through unchanged', () => {

@@ -3,12 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5Base64 } from '../../src/core/checksum.ts';
-import { ConfigurationError, EncryptionError } from '../../src/core/errors.ts';
+import { ConfigurationError, EncryptionError, FileNotFoundError } from '../../src/core/errors.ts';
 import { generateKey } from '../../src/core/keys.ts';
 import type { StorageService } from '../../src/services/Service.ts';
 import { SecureS3Service } from '../../src/services/s3/SecureS3Service.ts';
 import { s3Options } from '../../src/services/s3/settings.ts';
 import { captureRequests, createTestBucket, loggedClient, makeService, missing, s3Endpoint, s3Settings, type CapturedRequest, type TestBucket } from '../support/s3.ts';
+import { openMultipartUpload } from '../support/s3.ts';
 import { chunked, readAll, serviceContract } from '../../src/testing/contract.ts';
 
 const MIB = 1024 * 1024;
@@ -24,7 +25,7 @@ describe.skipIf(missing('kms'))('SecureS3 with SSE-KMS', () => {
       const bucket = await createTestBucket();
       return { service: makeService('SecureS3', 'secure', secureSettings(bucket.name)), cleanup: () => bucket.remove() };
     },
-    { sizes: [0, 1, THRESHOLD - 1, THRESHOLD, THRESHOLD + 1] },
+    { sizes: [0, 1, THRESHOLD - 1, THRESHOLD, THRESHOLD + 1], leavePendingWrite: openMultipartUpload },
   );
 
   let bucket: TestBucket;
@@ -149,11 +150,24 @@ describe.skipIf(missing('kms'))('SecureS3 with SSE-KMS', () => {
       if (!missing('strict')) expect(await bucket.openUploads()).toBe(0);
     });
 
-    it('an object stored without encryption (a direct upload that bypassed the signed headers) is refused by verifyStored and deleted', async () => {
+    it('verifyStored only checks: an object stored without encryption is refused with EncryptionError and left in place (it may be a Rails app\'s)', async () => {
       const key = generateKey();
       await bucket.client.send(new PutObjectCommand({ Bucket: bucket.name, Key: key, Body: 'plaintext' }));
-      await expect(service.verifyStored(key)).rejects.toBeInstanceOf(EncryptionError);
-      expect(await service.exists(key)).toBe(false);
+      const error = await service.verifyStored(key).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EncryptionError);
+      expect((error as Error).message).toMatch(/reported encryption "none" instead of "aws:kms"\. The object was left in place\./);
+      expect(await service.exists(key)).toBe(true);
+    });
+
+    it.skipIf(missing('kms2'))('verifyStored refuses an object encrypted with another key, and keeps it', async () => {
+      const key = generateKey();
+      await bucket.client.send(new PutObjectCommand({ Bucket: bucket.name, Key: key, Body: 'other key', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: s3Endpoint().kmsKeyId2 }));
+      await expect(service.verifyStored(key)).rejects.toThrow(/reported KMS key .* instead of/);
+      expect(await service.exists(key)).toBe(true);
+    });
+
+    it('verifyStored of a missing object is FileNotFoundError', async () => {
+      await expect(service.verifyStored(generateKey())).rejects.toBeInstanceOf(FileNotFoundError);
     });
 
     it.skipIf(missing('silentAes256')).each(paths)('asking RGW for AES256 (silently ignored) on %s fails closed: EncryptionError, object deleted', async (_label, write) => {

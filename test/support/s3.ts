@@ -7,12 +7,13 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { generateKey } from '../../src/core/keys.ts';
 import { inject } from 'vitest';
 import type { StorageService } from '../../src/services/Service.ts';
 import { createS3Client } from '../../src/services/s3/client.ts';
-import { s3Adapter } from '../../src/services/s3/S3Service.ts';
-import { secureS3Adapter } from '../../src/services/s3/SecureS3Service.ts';
+import type { ServiceContext } from '../../src/services/adapters.ts';
+import { s3Adapter, secureS3Adapter } from '../../src/services/s3/adapters.ts';
 import type { S3Endpoint } from './s3-global-setup.ts';
 
 export type { S3Endpoint } from './s3-global-setup.ts';
@@ -94,7 +95,13 @@ export function s3Settings(bucket: string, extra: Record<string, unknown> = {}):
 
 /** Builds a service through its adapter, as the registry would. */
 export function makeService(adapter: 'S3' | 'SecureS3', name: string, settings: Record<string, unknown>): StorageService {
-  return (adapter === 'S3' ? s3Adapter : secureS3Adapter).create(settings, { name });
+  return (adapter === 'S3' ? s3Adapter : secureS3Adapter).create(settings, { name } as ServiceContext);
+}
+
+/** Starts a multipart direct upload and never completes it: an incomplete multipart upload (a pending write). */
+export async function openMultipartUpload(service: StorageService): Promise<void> {
+  const checksum = createHash('md5').update('x').digest('base64');
+  await service.createMultipartDirectUpload!(generateKey(), { expiresIn: 60, contentType: 'application/pdf', parts: [{ byteSize: 1, checksum }] });
 }
 
 export interface TestBucket {

@@ -6,10 +6,26 @@ import { inspect } from 'node:util';
 import { byteLimit, isByteCount, Measure } from '../../core/checksum.ts';
 import { toReadable } from '../../core/streams.ts';
 import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../core/errors.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, DiskUrlBuilder, DiskUrlPort, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
-import { contentDisposition } from '../../content/serving.ts';
+import { assertValidKey } from '../../core/keys.ts';
+import type {
+  DirectUploadHeaderOptions,
+  DirectUploadOptions,
+  DiskUrlBuilder,
+  DiskUrlPort,
+  PendingWrite,
+  StorageService,
+  StoredObject,
+  UploadBody,
+  UploadOptions,
+  UploadResult,
+  UrlOptions,
+} from '../Service.ts';
+import { storedHeaders } from '../../content/serving.ts';
 import { deletePrefixed } from './delete-prefixed.ts';
-import { DiskLayout, fsCode, isMissing, moveIntoPlace } from './paths.ts';
+import { DiskLayout, fsCode, isMissing } from './paths.ts';
+import { discardTempFile, storedObjects, tempFiles } from './pending.ts';
+import { StagedFile, type StagedUpload } from './staged.ts';
+import { writeTemp } from './write-temp.ts';
 
 /** Read in 512 KiB chunks: fewer, larger reads stream files markedly faster than the 64 KiB default. */
 const READ_CHUNK = 512 * 1024;
@@ -34,7 +50,7 @@ export class DiskService implements StorageService {
   readonly #urls: DiskUrlBuilder | undefined;
 
   constructor(options: DiskServiceOptions) {
-    if (!isNonEmpty(options.root)) throw ConfigurationError.invalidSetting(options.name, 'root', 'a non-empty path');
+    if (typeof options.root !== 'string' || options.root.trim() === '') throw ConfigurationError.invalidSetting(options.name, 'root', 'a non-empty path');
     this.name = options.name;
     this.#layout = new DiskLayout(options.root);
     this.root = this.#layout.root;
@@ -48,9 +64,21 @@ export class DiskService implements StorageService {
    * Keeps nothing on failure (an existing object under `key` stays as it was).
    */
   async upload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadResult> {
+    const staged = await this.stageUpload(key, body, options);
+    await staged.commit();
+    return { checksum: staged.checksum, byteSize: staged.byteSize };
+  }
+
+  /**
+   * Writes and verifies the bytes as upload() does, into a temp file, but leaves them out of sight
+   * until `commit()` renames them into place, so a caller can check something (a blob row under a
+   * lock) in between; `discard()` drops them. The key is validated before a byte is read. Throws
+   * as upload() does and then keeps nothing. A staged file never committed nor discarded is a pending write.
+   */
+  async stageUpload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<StagedUpload> {
     const target = this.#layout.pathFor(key);
     const limit = byteLimit(options);
-    return this.#write(key, target, toReadable(body), limit, options);
+    return this.#stage(key, target, toReadable(body), limit, options);
   }
 
   /** Returns a stream of the whole file. Throws FileNotFoundError when missing. */
@@ -113,27 +141,50 @@ export class DiskService implements StorageService {
     return this.#urlBuilder().download(key, options);
   }
 
-  /** Returns a signed direct-upload URL. Throws ConfigurationError when no URL builder was configured. */
+  /**
+   * Returns a signed direct-upload URL whose signed type is the stored one (storedHeaders), the type
+   * headersForDirectUpload tells the client to send. Throws ConfigurationError when no URL builder was configured.
+   */
   async urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
     this.#layout.pathFor(key);
-    return this.#urlBuilder().upload(key, options);
+    return this.#urlBuilder().upload(key, { ...options, contentType: storedHeaders(options).contentType });
   }
 
-  /** Returns Content-Type, Content-MD5 and (with a filename) the shared Content-Disposition. Throws InvalidKeyError. */
+  /** Returns the stored Content-Type and Content-Disposition (storedHeaders: a risky type as application/octet-stream) and Content-MD5. Throws InvalidKeyError. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     this.#layout.pathFor(key);
-    const headers: Record<string, string> = { 'Content-Type': options.contentType, 'Content-MD5': options.checksum };
-    if (options.filename !== undefined) {
-      headers['Content-Disposition'] = contentDisposition(options.disposition === 'attachment' ? 'attachment' : 'inline', options.filename);
-    }
-    return headers;
+    const stored = storedHeaders(options);
+    return {
+      'Content-Type': stored.contentType,
+      'Content-MD5': options.checksum,
+      ...(stored.contentDisposition !== undefined && { 'Content-Disposition': stored.contentDisposition }),
+    };
   }
 
   /** Returns the checksum and size of the concatenation. Throws FileNotFoundError for a missing source and then stores nothing. */
   async compose(sourceKeys: readonly string[], destinationKey: string): Promise<UploadResult> {
     const target = this.#layout.pathFor(destinationKey);
     for (const key of sourceKeys) this.#layout.pathFor(key);
-    return this.#write(destinationKey, target, Readable.from(this.#concatenate(sourceKeys)), undefined, {});
+    const staged = await this.#stage(destinationKey, target, Readable.from(this.#concatenate(sourceKeys)), undefined, {});
+    await staged.commit();
+    return { checksum: staged.checksum, byteSize: staged.byteSize };
+  }
+
+  /** Every regular file under `prefix` (literal) with its size and mtime; symlinks and the temp folder are skipped. Throws InvalidKeyError (at once), StorageAccessError. */
+  listObjects(options: { prefix?: string } = {}): AsyncIterable<StoredObject> {
+    const prefix = options.prefix ?? '';
+    if (prefix !== '') assertValidKey(prefix, 'prefix');
+    return storedObjects(this.#layout, prefix, this.name);
+  }
+
+  /** The temp files of writes that never reached their rename (killed processes, unfinished stageUpload). Throws StorageAccessError. */
+  listPendingWrites(): AsyncIterable<PendingWrite> {
+    return tempFiles(this.#layout, this.name);
+  }
+
+  /** Deletes a listed temp file. Idempotent. Throws ArgumentError for another kind or a malformed id, StorageAccessError. */
+  discardPendingWrite(write: PendingWrite): Promise<void> {
+    return discardTempFile(this.#layout, write, this.name);
   }
 
   toJSON(): { name: string; adapter: 'Disk'; root: string } {
@@ -144,49 +195,20 @@ export class DiskService implements StorageService {
     return this.toJSON();
   }
 
-  /** The one write path (upload and compose): Measure into a temp file, verify, rename into place. */
-  async #write(key: string, target: string, source: Readable, limit: number | undefined, expected: UploadOptions): Promise<UploadResult> {
+  /** The one write path (upload, stageUpload, compose): Measure into a temp file and verify; the StagedFile renames it into place. */
+  async #stage(key: string, target: string, source: Readable, limit: number | undefined, expected: UploadOptions): Promise<StagedFile> {
     const temp = this.#layout.tempPath();
     try {
       const measure = new Measure({ maxByteSize: limit });
-      await this.#pump(source, measure, await this.#openTemp(temp));
+      await writeTemp(this.#layout, temp, source, measure, (action, cause) => this.#accessError(action, cause));
       if (expected.checksum !== undefined && expected.checksum !== measure.checksum) throw IntegrityError.checksumMismatch(key);
       const { byteSize } = expected;
       if (byteSize !== undefined && measure.byteSize < byteSize) throw IntegrityError.sizeMismatch(key, byteSize, measure.byteSize);
-      await moveIntoPlace(temp, target).catch((error: unknown) => Promise.reject(this.#accessError('move a file into place', error)));
-      return { checksum: measure.checksum, byteSize: measure.byteSize };
+      return new StagedFile(measure.checksum, measure.byteSize, temp, target, (action, cause) => this.#accessError(action, cause));
     } catch (error) {
       // Every error here is already typed, or is the body stream's own: only the temp file needs undoing.
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
-    }
-  }
-
-  async #openTemp(temp: string): Promise<FileHandle> {
-    try {
-      await mkdir(this.#layout.tempDir(), { recursive: true });
-      return await open(temp, 'wx');
-    } catch (error) {
-      throw this.#accessError('create a temporary file', error);
-    }
-  }
-
-  /** Streams source → measure → file. The body stream's own error surfaces unchanged; a file error becomes StorageAccessError. */
-  async #pump(source: Readable, measure: Measure, handle: FileHandle): Promise<void> {
-    const sink = handle.createWriteStream();
-    const closed = new Promise<void>((resolve) => sink.once('close', () => resolve()));
-    let origin: 'source' | 'sink' | undefined;
-    // Whichever stream errors first is where the failure began; pipeline then destroys the others with it.
-    const fromSource = (): void => void (origin ??= 'source');
-    source.once('error', fromSource);
-    sink.once('error', () => void (origin ??= 'sink'));
-    try {
-      await pipeline(source, measure, sink);
-    } catch (error) {
-      throw origin === 'sink' && !(error instanceof AttacheError) ? this.#accessError('write a file', error) : error;
-    } finally {
-      source.off('error', fromSource);
-      await closed;
     }
   }
 
@@ -231,29 +253,3 @@ export class DiskService implements StorageService {
     return new StorageAccessError(`Disk service "${this.name}" could not ${action}.`, { cause });
   }
 }
-
-function isNonEmpty(value: unknown): value is string {
-  return typeof value === 'string' && value.trim() !== '';
-}
-
-interface DiskContext {
-  name: string;
-  appRoot: string;
-  diskUrls?: DiskUrlPort;
-}
-
-/** The Disk adapter: settings `root` (required; relative to the app root) and `public`. */
-export const diskAdapter = {
-  settings: ['root', 'public'] as const,
-  required: ['root'] as const,
-  create(settings: Record<string, unknown>, context: DiskContext): StorageService {
-    const { root, public: isPublic } = settings;
-    if (!isNonEmpty(root)) throw ConfigurationError.invalidSetting(context.name, 'root', 'a non-empty path');
-    if (isPublic !== undefined && typeof isPublic !== 'boolean') throw ConfigurationError.invalidSetting(context.name, 'public', 'true or false');
-    return new DiskService({ name: context.name, root: path.resolve(context.appRoot, root), public: isPublic, urls: context.diskUrls?.forDisk(context.name) });
-  },
-} satisfies {
-  settings: readonly string[];
-  required: readonly string[];
-  create(settings: Record<string, unknown>, context: DiskContext): StorageService;
-};

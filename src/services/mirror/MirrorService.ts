@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { ConfigurationError } from '../../core/errors.ts';
+import { ArgumentError, ConfigurationError } from '../../core/errors.ts';
 import type { ServiceContext } from '../registry.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
+import type { ComposeOptions, PendingWrite, StoredObject, DirectUploadHeaderOptions, DirectUploadOptions, StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../Service.ts';
 
 /**
  * Rails' MirrorService: writes go to the primary and then to every mirror; reads and URLs come
@@ -87,10 +87,30 @@ export class MirrorService implements StorageService {
     return this.primary.verifyStored?.bind(this.primary);
   }
 
+  /** Lists the primary's objects (reads come from the primary). */
+  listObjects(options?: { prefix?: string }): AsyncIterable<StoredObject> {
+    return this.primary.listObjects(options);
+  }
+
+  /** The pending writes of the primary and of every mirror, each with the name of the service holding it. */
+  async *listPendingWrites(): AsyncGenerator<PendingWrite> {
+    for (const service of [this.primary, ...this.mirrors]) {
+      for await (const write of service.listPendingWrites()) yield { ...write, service: write.service ?? service.name };
+    }
+  }
+
+  /** Discards a pending write on the service named by `write.service` (default: the primary). Idempotent. ArgumentError for a service not in this mirror. */
+  discardPendingWrite(write: PendingWrite): Promise<void> {
+    const name = write?.service ?? this.primary.name;
+    const holder = [this.primary, ...this.mirrors].find((service) => service.name === name);
+    if (holder === undefined) return Promise.reject(new ArgumentError(`Mirror service "${this.name}" has no service "${name}".`));
+    return holder.discardPendingWrite(write);
+  }
+
   /** Composes on the primary, then copies the result to the mirrors. */
-  async compose(sourceKeys: readonly string[], destinationKey: string, options: { contentType?: string; customMetadata?: Record<string, string> } = {}): Promise<UploadResult> {
+  async compose(sourceKeys: readonly string[], destinationKey: string, options: ComposeOptions = {}): Promise<UploadResult> {
     const result = await this.primary.compose(sourceKeys, destinationKey, options);
-    await this.#copyToMirrors(destinationKey, result, { contentType: options.contentType });
+    await this.#copyToMirrors(destinationKey, result, options);
     return result;
   }
 
@@ -113,6 +133,7 @@ export class MirrorService implements StorageService {
 export const mirrorAdapter = {
   settings: ['primary', 'mirrors'] as const,
   required: ['primary', 'mirrors'] as const,
+  servicesIn: ['primary', 'mirrors'] as const,
   create(settings: Record<string, unknown>, context: ServiceContext): StorageService {
     const { primary, mirrors } = settings;
     if (typeof primary !== 'string') throw ConfigurationError.invalidSetting(context.name, 'primary', 'the name of another service');

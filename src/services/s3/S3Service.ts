@@ -1,33 +1,28 @@
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type HeadObjectCommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { ArgumentError, FileNotFoundError, StorageAccessError } from '../../core/errors.ts';
-import { contentDisposition } from '../../content/serving.ts';
+import { ArgumentError, FileNotFoundError } from '../../core/errors.ts';
 import { assertValidKey } from '../../core/keys.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
-import type { ServiceContext } from '../registry.ts';
 import type {
   DirectUploadHeaderOptions,
   DirectUploadOptions,
   MultipartDirectUpload,
   MultipartDirectUploadOptions,
+  PendingWrite,
   StorageService,
+  StoredObject,
   UploadBody,
   UploadOptions,
   UploadResult,
   UrlOptions,
 } from '../Service.ts';
 import { copyCompose, copyPlan } from './compose.ts';
-import { concatenate, getObject, measureObject, type ReadTarget } from './download.ts';
+import { concatenate, getObject, measureObject } from './download.ts';
 import { sseParams, type Encryption, type EncryptionAnswer } from './encryption.ts';
+import type { WriteOptions } from './object-params.ts';
 import { translateS3Error } from './errors.ts';
+import { abortPending, deleteUnder, multipartUploads, storedObjects } from './listing.ts';
 import {
   abortMultipartDirect,
   assertMultipartOptions,
@@ -35,42 +30,15 @@ import {
   assertUploadId,
   completeMultipartDirect,
   createMultipartDirect,
-  type MultipartDirectTarget,
 } from './multipart-direct.ts';
-import { S3_SETTINGS, s3Options } from './settings.ts';
 import { isByteCount } from '../../core/checksum.ts';
-import { writeObject, type ObjectParams, type WriteTarget, type Written } from './upload.ts';
-import { directUploadHeaders, objectUrl, presignedGet, presignedPut, type UrlTarget } from './urls.ts';
+import { S3Targets, type S3ServiceOptions } from './targets.ts';
+import { writeObject, type Written } from './upload.ts';
+import { directUploadHeaders, objectUrl, presignedGet, presignedPut } from './urls.ts';
 
-export interface S3ServiceOptions {
-  name: string;
-  bucket: string;
-  /** Built by createS3Client (client.ts): WHEN_REQUIRED checksums, part Content-MD5, debug log. */
-  client: S3Client;
-  region: string;
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  /** Objects are world-readable: url() gives the plain object URL. */
-  public?: boolean;
-  /** Bodies of at most this many bytes go as one PutObject (default 100 MiB; buffered, see upload.ts). */
-  multipartThreshold?: number;
-  /** Multipart part size (default 8 MiB, at most the threshold). */
-  partSize?: number;
-  /** Parts in flight per upload (default 4); memory is about queueSize × partSize. */
-  queueSize?: number;
-  /** Extra PutObject parameters (Rails' `upload:` options). */
-  upload?: ObjectParams;
-}
-
-interface WriteOptions {
-  contentType?: string;
-  filename?: string;
-  disposition?: 'inline' | 'attachment';
-  customMetadata?: Record<string, string>;
-}
+export type { S3ServiceOptions } from './targets.ts';
 
 const MIB = 1024 * 1024;
-const DELETE_BATCH = 1000;
 
 /**
  * Stores objects in an S3 bucket (AWS or S3-compatible). Every request's SSE parameters come
@@ -85,7 +53,7 @@ export class S3Service implements StorageService {
   readonly public: boolean;
   readonly multipartThreshold: number;
   readonly partSize: number;
-  readonly #options: S3ServiceOptions;
+  readonly #targets: S3Targets;
 
   constructor(options: S3ServiceOptions) {
     this.name = options.name;
@@ -96,7 +64,7 @@ export class S3Service implements StorageService {
     this.public = options.public ?? false;
     this.multipartThreshold = options.multipartThreshold ?? 100 * MIB;
     this.partSize = Math.min(options.partSize ?? 8 * MIB, this.multipartThreshold);
-    this.#options = options;
+    this.#targets = new S3Targets(options, () => this.encryption, { threshold: this.multipartThreshold, partSize: this.partSize });
   }
 
   /** The encryption every write applies: none for plain S3 (SecureS3Service overrides). */
@@ -110,13 +78,13 @@ export class S3Service implements StorageService {
    */
   async upload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadResult> {
     assertValidKey(key);
-    return this.#confirmed(key, await writeObject(this.#writeTarget(key, options), body, options));
+    return this.#confirmed(key, await writeObject(this.#targets.write(key, options), body, options));
   }
 
   /** Returns a stream of the object. Throws FileNotFoundError when missing; a failing stream errors with StorageAccessError. */
   async download(key: string): Promise<Readable> {
     assertValidKey(key);
-    return getObject(this.#readTarget(key));
+    return getObject(this.#targets.read(key));
   }
 
   /** Returns bytes start..end inclusive (end clamped to EOF). Throws ArgumentError for a bad or unsatisfiable range, FileNotFoundError when missing. */
@@ -125,7 +93,7 @@ export class S3Service implements StorageService {
     if (!isByteCount(start) || !isByteCount(end) || end < start) {
       throw new ArgumentError(`Invalid byte range ${String(start)}-${String(end)}: expected integers with 0 <= start <= end.`);
     }
-    return getObject(this.#readTarget(key), { start, end });
+    return getObject(this.#targets.read(key), { start, end });
   }
 
   /** Removes the object. Idempotent. Throws InvalidKeyError or StorageAccessError. */
@@ -137,15 +105,24 @@ export class S3Service implements StorageService {
   /** Removes every object whose key starts with `prefix` (literally: S3 prefixes never glob), a page of ≤1000 at a time. Idempotent. */
   async deletePrefixed(prefix: string): Promise<void> {
     assertValidKey(prefix, 'prefix');
-    let token: string | undefined;
-    do {
-      const page = await this.request('list objects under', prefix, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: DELETE_BATCH })),
-      );
-      const keys = (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [{ Key: object.Key }]));
-      if (keys.length > 0) await this.#deleteBatch(prefix, keys);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
+    await deleteUnder(this.#targets.list(), prefix);
+  }
+
+  /** Every object (ListObjectsV2, 1000 a page) under `prefix`, literally. Throws InvalidKeyError at once, StorageAccessError while iterating. */
+  listObjects(options: { prefix?: string } = {}): AsyncIterable<StoredObject> {
+    const prefix = options.prefix ?? '';
+    if (prefix !== '') assertValidKey(prefix, 'prefix');
+    return storedObjects(this.#targets.list(), prefix);
+  }
+
+  /** The bucket's incomplete multipart uploads (ListMultipartUploads), attache's and anyone's. Throws StorageAccessError while iterating. */
+  listPendingWrites(): AsyncIterable<PendingWrite> {
+    return multipartUploads(this.#targets.list());
+  }
+
+  /** Aborts a listed multipart upload (no SSE key needed). Idempotent. Throws ArgumentError for another kind or a write without id and key, StorageAccessError. */
+  async discardPendingWrite(write: PendingWrite): Promise<void> {
+    await abortPending(this.#targets.list(), write);
   }
 
   /** Returns whether the object exists (HeadObject). Throws InvalidKeyError or StorageAccessError, never FileNotFoundError. */
@@ -164,20 +141,20 @@ export class S3Service implements StorageService {
   async url(key: string, options: UrlOptions): Promise<string> {
     assertValidKey(key);
     assertExpiresIn(options.expiresIn);
-    if (this.public) return objectUrl({ bucket: this.bucket, region: this.region, endpoint: this.endpoint, forcePathStyle: this.#options.forcePathStyle ?? false }, key);
-    return this.request('sign a URL for', key, () => presignedGet(this.#urlTarget(key), options));
+    if (this.public) return objectUrl({ bucket: this.bucket, region: this.region, endpoint: this.endpoint, forcePathStyle: this.#targets.forcePathStyle }, key);
+    return this.request('sign a URL for', key, () => presignedGet(this.#targets.url(key), options));
   }
 
   /** A presigned PUT signing Content-Type, Content-Length, Content-MD5 and the SSE headers. ArgumentError for bad options, before any SDK call. */
   async urlForDirectUpload(key: string, options: DirectUploadOptions): Promise<string> {
     assertValidKey(key);
-    return this.request('sign a direct upload for', key, () => presignedPut(this.#urlTarget(key), options));
+    return this.request('sign a direct upload for', key, () => presignedPut(this.#targets.url(key), options));
   }
 
   /** The headers the direct-upload PUT must carry: type, MD5, disposition (with a filename), metadata and the SSE headers. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     assertValidKey(key);
-    return directUploadHeaders(this.encryption, options);
+    return directUploadHeaders(this.#targets.policy(), options);
   }
 
   /**
@@ -188,7 +165,7 @@ export class S3Service implements StorageService {
   async createMultipartDirectUpload(key: string, options: MultipartDirectUploadOptions): Promise<MultipartDirectUpload> {
     assertValidKey(key);
     assertMultipartOptions(options);
-    return createMultipartDirect(this.#multipartTarget(key, options), options);
+    return createMultipartDirect(this.#targets.multipart(key, options), options);
   }
 
   /**
@@ -200,7 +177,7 @@ export class S3Service implements StorageService {
     assertValidKey(key);
     assertUploadId(uploadId);
     assertPartCount(partCount);
-    const answer = await completeMultipartDirect(this.#multipartTarget(key), uploadId, partCount);
+    const answer = await completeMultipartDirect(this.#targets.multipart(key), uploadId, partCount);
     await this.confirmWrite(key, answer);
   }
 
@@ -208,7 +185,7 @@ export class S3Service implements StorageService {
   async abortMultipartDirectUpload(key: string, uploadId: string): Promise<void> {
     assertValidKey(key);
     assertUploadId(uploadId);
-    await abortMultipartDirect(this.#multipartTarget(key), uploadId);
+    await abortMultipartDirect(this.#targets.multipart(key), uploadId);
   }
 
   /**
@@ -221,15 +198,15 @@ export class S3Service implements StorageService {
     for (const key of sourceKeys) assertValidKey(key);
     const sources = [];
     for (const key of sourceKeys) sources.push({ key, size: (await this.head(key)).ContentLength ?? 0 });
-    const target = this.#writeTarget(destinationKey, options);
+    const target = this.#targets.write(destinationKey, options);
     const plan = copyPlan(sources);
     if (plan === undefined) {
-      const bytes = Readable.from(concatenate(sourceKeys.map((key) => this.#readTarget(key))), { objectMode: false });
+      const bytes = Readable.from(concatenate(sourceKeys.map((key) => this.#targets.read(key))), { objectMode: false });
       return this.#confirmed(destinationKey, await writeObject(target, bytes, {}));
     }
     const answer = await copyCompose({ ...target, copySourceParams: sseParams(this.encryption, 'copySource') }, plan);
     const metadata = await this.confirmWrite(destinationKey, answer);
-    return { ...(await measureObject(this.#readTarget(destinationKey))), ...(metadata && { metadata }) };
+    return { ...(await measureObject(this.#targets.read(destinationKey))), ...(metadata && { metadata }) };
   }
 
   toJSON(): Record<string, unknown> {
@@ -264,60 +241,4 @@ export class S3Service implements StorageService {
     return { checksum: written.checksum, byteSize: written.byteSize, ...(metadata && { metadata }) };
   }
 
-  /** Where a write goes; its object parameters end with the SSE `write` ones, so nothing can override them. */
-  #writeTarget(key: string, options: WriteOptions): WriteTarget {
-    const objectParams: ObjectParams = {
-      ...this.#options.upload,
-      ...(options.contentType !== undefined && { ContentType: options.contentType }),
-      ...(options.filename !== undefined && { ContentDisposition: contentDisposition(options.disposition ?? 'inline', options.filename) }),
-      ...(options.customMetadata !== undefined && { Metadata: options.customMetadata }),
-      ...sseParams(this.encryption, 'write'),
-    };
-    return {
-      client: this.client,
-      bucket: this.bucket,
-      key,
-      objectParams,
-      partParams: sseParams(this.encryption, 'part'),
-      threshold: this.multipartThreshold,
-      partSize: this.partSize,
-      queueSize: this.#options.queueSize ?? 4,
-      fail: (error, about = key) => translateS3Error(error, { service: this.name, action: 'write', key: about }),
-    };
-  }
-
-  /** A multipart direct upload's target: the object parameters of #writeTarget (SSE `write` ones last). */
-  #multipartTarget(key: string, options: { contentType?: string; filename?: string } = {}): MultipartDirectTarget {
-    const { client, bucket, objectParams, partParams } = this.#writeTarget(key, options);
-    const fail = (error: unknown, action: string) => translateS3Error(error, { service: this.name, action, key });
-    return { client, bucket, key, service: this.name, objectParams, partParams, fail };
-  }
-
-  #urlTarget(key: string): UrlTarget {
-    return { client: this.client, bucket: this.bucket, key, encryption: this.encryption };
-  }
-
-  #readTarget(key: string): ReadTarget {
-    const fail = (error: unknown) => translateS3Error(error, { service: this.name, action: 'read', key });
-    return { client: this.client, bucket: this.bucket, key, sse: sseParams(this.encryption, 'read'), fail };
-  }
-
-  async #deleteBatch(prefix: string, keys: { Key: string }[]): Promise<void> {
-    const answer = await this.request('delete objects under', prefix, () =>
-      this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } })),
-    );
-    const failed = answer.Errors ?? [];
-    if (failed.length > 0) {
-      throw new StorageAccessError(`S3 service "${this.name}" could not delete ${failed.length} objects under "${prefix}" (${failed[0]?.Code ?? 'unknown'}).`);
-    }
-  }
 }
-
-/** The S3 adapter: see settings.ts for the settings (`bucket` required). */
-export const s3Adapter = {
-  settings: S3_SETTINGS,
-  required: ['bucket'] as const,
-  create(settings: Record<string, unknown>, context: Pick<ServiceContext, 'name'>): StorageService {
-    return new S3Service(s3Options(context.name, settings));
-  },
-};

@@ -1,10 +1,8 @@
 import { ConfigurationError, EncryptionError } from '../../core/errors.ts';
 import { assertValidKey } from '../../core/keys.ts';
-import type { ServiceContext } from '../registry.ts';
-import type { DirectUploadHeaderOptions, DirectUploadOptions, MultipartDirectUpload, MultipartDirectUploadOptions, StorageService, UrlOptions } from '../Service.ts';
+import type { DirectUploadHeaderOptions, DirectUploadOptions, MultipartDirectUpload, MultipartDirectUploadOptions, UrlOptions } from '../Service.ts';
 import { answersEncryption, describeEncryption, encryptionFacts, encryptionMismatch, type Encryption, type EncryptionAnswer } from './encryption.ts';
 import { S3Service, type S3ServiceOptions } from './S3Service.ts';
-import { encryptionFrom, s3Options, SECURE_S3_SETTINGS } from './settings.ts';
 
 export interface SecureS3ServiceOptions extends S3ServiceOptions {
   /** Applied to every write; see encryption.ts. */
@@ -69,15 +67,20 @@ export class SecureS3Service extends S3Service {
   }
 
   /**
-   * Checks an object written by someone else (a direct upload) as after attache's own writes:
-   * HeadObject, then fail closed. Returns the blob metadata facts. Throws EncryptionError (object deleted) or FileNotFoundError.
+   * Checks what the server reports about a stored object (HeadObject) against the configured
+   * encryption, and returns the blob metadata facts. Only checks: it never deletes, because the
+   * object may belong to a Rails app; the caller decides. Throws EncryptionError when the algorithm
+   * or key differs (or the server reports none), FileNotFoundError when missing, StorageAccessError.
    */
   async verifyStored(key: string): Promise<{ metadata: { encryption: { algorithm: string; kmsKeyId?: string } } }> {
     assertValidKey(key);
-    return { metadata: await this.confirmWrite(key, {}) };
+    const reported = await this.head(key);
+    const mismatch = encryptionMismatch(this.#encryption, reported);
+    if (mismatch !== undefined) throw new EncryptionError(`SecureS3 service "${this.name}" found "${key}" not encrypted as configured: ${mismatch}. The object was left in place.`);
+    return { metadata: { encryption: encryptionFacts(this.#encryption, reported) } };
   }
 
-  /** Fail closed: anything but a confirmed match (a mismatch, a silent server, a failed HEAD) deletes the object and throws. */
+  /** Fail closed after attache's own writes: anything but a confirmed match (a mismatch, a silent server, a failed HEAD) deletes the object and throws. */
   protected override async confirmWrite(key: string, answer: EncryptionAnswer): Promise<{ encryption: { algorithm: string; kmsKeyId?: string } }> {
     let confirmed: EncryptionAnswer;
     try {
@@ -106,13 +109,3 @@ export class SecureS3Service extends S3Service {
     }
   }
 }
-
-/** The SecureS3 adapter: S3's settings plus kms_key_id, server_side_encryption, bucket_key_enabled, encryption_context, sse_customer_key. */
-export const secureS3Adapter = {
-  settings: SECURE_S3_SETTINGS,
-  required: ['bucket'] as const,
-  create(settings: Record<string, unknown>, context: Pick<ServiceContext, 'name'>): StorageService {
-    const encryption = encryptionFrom(context.name, settings);
-    return new SecureS3Service({ ...s3Options(context.name, settings), encryption });
-  },
-};

@@ -2,6 +2,22 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { md5Base64 } from '../../core/checksum.ts';
 import { logExchange, type DebugLogger, type LoggedRequest } from './debug-log.ts';
 
+/** How long a request may stay silent, and how often it is retried. */
+export interface S3Timeouts {
+  /** Milliseconds to establish the TCP (and TLS) connection. */
+  connectTimeout: number;
+  /** Milliseconds without a byte in either direction, before the answer or in the middle of a body: the request (or the body stream) fails. */
+  readTimeout: number;
+  /** Retries after a failed attempt (aws-sdk-ruby's retry_limit); attempts = retryLimit + 1. */
+  retryLimit: number;
+}
+
+/**
+ * Timeouts and retries when storage.yml sets none. A request that never answers, or a body that
+ * stops flowing, fails after `readTimeout` of silence, at most `retryLimit + 1` times.
+ */
+export const DEFAULT_TIMEOUTS: Readonly<S3Timeouts> = { connectTimeout: 10_000, readTimeout: 60_000, retryLimit: 3 };
+
 export interface S3ClientOptions {
   region: string;
   /** For S3-compatible servers (RGW, MinIO); AWS when absent. */
@@ -11,14 +27,22 @@ export interface S3ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Where the HTTP debug log goes; no log when absent. */
   debugLog?: DebugLogger;
+  /** Every request's bounds; DEFAULT_TIMEOUTS when absent. */
+  timeouts?: S3Timeouts;
 }
 
 /**
  * An S3Client for attache: flexible checksums only when an operation requires one (attache sends
  * Content-MD5 itself; the SDK's aws-chunked trailers break stream bodies on S3-compatible servers),
- * a Content-MD5 on every UploadPart, and the optional debug log.
+ * a Content-MD5 on every UploadPart, bounded requests, and the optional debug log.
+ *
+ * Bounds: the SDK's socket timeout is an idle timeout that stays armed until the response body has
+ * ended, so a server that accepts and never answers, or one that stops in the middle of a GetObject
+ * body, fails with TimeoutError (the body stream errors) instead of hanging. `requestTimeout` is not
+ * used: it runs only until the headers arrive and would cut a large, healthy upload.
  */
 export function createS3Client(options: S3ClientOptions): S3Client {
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   const client = new S3Client({
     region: options.region,
     ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
@@ -26,6 +50,8 @@ export function createS3Client(options: S3ClientOptions): S3Client {
     ...(options.credentials !== undefined && { credentials: options.credentials }),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: timeouts.retryLimit + 1,
+    requestHandler: { connectionTimeout: timeouts.connectTimeout, socketTimeout: timeouts.readTimeout },
   });
   addPartChecksum(client);
   if (options.debugLog) addDebugLog(client, options.debugLog);

@@ -1,7 +1,7 @@
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCopyCommand, type CompletedPart, type S3Client } from '@aws-sdk/client-s3';
 import type { AttacheError } from '../../core/errors.ts';
 import type { CopySourceSseParams, EncryptionAnswer, SseParams } from './encryption.ts';
-import { abortMultipart, type ObjectParams } from './upload.ts';
+import { abortMultipart, discardIfAmbiguous, type ObjectParams } from './upload.ts';
 
 /** S3's smallest part (every part but the last). */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -77,6 +77,7 @@ export async function copyCompose(target: CopyTarget, parts: readonly CopyPart[]
     );
   } catch (error) {
     if (uploadId !== undefined) await abortMultipart(client, bucket, key, uploadId).catch(() => undefined);
+    await discardIfAmbiguous(client, bucket, key, error); // a Complete that timed out may have completed
     throw target.fail(error, key);
   }
 }

@@ -13,8 +13,8 @@ import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { MultipartDirectUpload, MultipartDirectUploadOptions } from '../Service.ts';
 import { MIN_PART_SIZE } from './compose.ts';
 import type { EncryptionAnswer, SseParams } from './encryption.ts';
-import { isNoSuchUpload } from './errors.ts';
-import { abortMultipart, type ObjectParams } from './upload.ts';
+import { isNoSuchUpload, S3Failure } from './errors.ts';
+import { abortMultipart, discardIfAmbiguous, type ObjectParams } from './upload.ts';
 
 /** S3's limits: part numbers 1..10000, a part at most 5 GiB, an object at most 5 TiB. */
 export const MAX_PARTS = 10_000;
@@ -162,9 +162,10 @@ async function guarded<T>(target: MultipartDirectTarget, uploadId: string, actio
     return await step();
   } catch (error) {
     if (isNoSuchUpload(error)) {
-      throw new FileNotFoundError(`S3 service "${target.service}" has no multipart upload "${uploadId}" of "${target.key}" (NoSuchUpload).`, { cause: error });
+      throw new FileNotFoundError(`S3 service "${target.service}" has no multipart upload "${uploadId}" of "${target.key}" (NoSuchUpload).`, { cause: new S3Failure(error) });
     }
     await abortMultipart(target.client, target.bucket, target.key, uploadId).catch(() => undefined);
+    await discardIfAmbiguous(target.client, target.bucket, target.key, error); // a Complete that timed out may have completed
     throw target.fail(error, action);
   }
 }

@@ -1,4 +1,4 @@
-import { AbortMultipartUploadCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, pipeline } from 'node:stream';
 import { byteLimit, Measure } from '../../core/checksum.ts';
@@ -6,7 +6,7 @@ import { toReadable } from '../../core/streams.ts';
 import { AttacheError, ArgumentError, IntegrityError } from '../../core/errors.ts';
 import type { UploadBody } from '../Service.ts';
 import type { EncryptionAnswer, SseParams } from './encryption.ts';
-import { isNoSuchUpload } from './errors.ts';
+import { isAmbiguousFailure, isNoSuchUpload } from './errors.ts';
 
 /** S3 refuses more parts than this in one multipart upload. */
 const MAX_PARTS = 10_000;
@@ -49,7 +49,9 @@ export interface Written {
  * checksum and size, never an ETag. On any failure nothing is stored: a checksum or size mismatch
  * is found before the PutObject or before the last part is handed to lib-storage (which then
  * aborts instead of completing), and every failed multipart upload is aborted.
- * The body's own error is rethrown unchanged; S3 errors go through `target.fail`.
+ * The body's own error is rethrown unchanged; S3 errors go through `target.fail`. A failure whose
+ * outcome S3 did not report (a timeout, a dropped connection, a 5xx) may have stored the object
+ * anyway, so the key is then deleted (an object it replaced is gone too; attache's keys are new).
  */
 export async function writeObject(target: WriteTarget, body: UploadBody, expected: Expected): Promise<Written> {
   const limit = byteLimit(expected);
@@ -75,6 +77,7 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
     return await putMultipart(target, { head: head.chunks, rest: chunks, measure, expected });
   } catch (error) {
     source.destroy();
+    if (sourceError === undefined) await discardIfAmbiguous(target.client, target.bucket, target.key, error);
     throw sourceError ?? (error instanceof AttacheError ? error : target.fail(error));
   } finally {
     source.off('error', noteSourceError);
@@ -150,6 +153,12 @@ export async function abortMultipart(client: S3Client, bucket: string, key: stri
   } catch (error) {
     if (!isNoSuchUpload(error)) throw error;
   }
+}
+
+/** After a write whose outcome is unknown (isAmbiguousFailure), deletes the key, best effort: "nothing is left" must hold. */
+export async function discardIfAmbiguous(client: S3Client, bucket: string, key: string, error: unknown): Promise<void> {
+  if (!isAmbiguousFailure(error)) return;
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
 }
 
 function assertExpected(key: string, measure: Measure, expected: Expected): void {

@@ -4,21 +4,23 @@ import { ArgumentError } from '../../core/errors.ts';
 import { contentDisposition } from '../../content/serving.ts';
 import { assertExpiresIn } from '../../signing/MessageVerifier.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, UrlOptions } from '../Service.ts';
-import { sseHeaders, sseParams, type Encryption } from './encryption.ts';
+import { sseParams } from './encryption.ts';
+import { objectHeaders, objectParams, type WritePolicy } from './object-params.ts';
 import { isByteCount } from '../../core/checksum.ts';
 
 export interface UrlTarget {
   client: S3Client;
   bucket: string;
   key: string;
-  encryption: Encryption | undefined;
+  /** The service's `upload:` parameters and encryption, applied to a direct upload as to any write. */
+  policy: WritePolicy;
 }
 
 /** A presigned GET whose response-content-disposition and response-content-type are inside the signature. */
 export async function presignedGet(target: UrlTarget, options: UrlOptions): Promise<string> {
   assertExpiresIn(options.expiresIn);
   const command = new GetObjectCommand({
-    ...sseParams(target.encryption, 'read'),
+    ...sseParams(target.policy.encryption, 'read'),
     Bucket: target.bucket,
     Key: target.key,
     ResponseContentDisposition: contentDisposition(options.disposition, options.filename),
@@ -28,36 +30,29 @@ export async function presignedGet(target: UrlTarget, options: UrlOptions): Prom
 }
 
 /**
- * A presigned PUT that signs Content-Type, Content-Length and Content-MD5, and keeps the SSE and
- * metadata headers as signed headers (not query parameters), so S3 refuses a PUT that differs.
+ * A presigned PUT that signs Content-Length, Content-MD5 and every header of directUploadHeaders
+ * (the stored type, the `upload:` options and public ACL, metadata, the SSE headers), keeping
+ * `x-amz-*` ones as signed headers rather than query parameters, so S3 refuses a PUT that differs.
+ * Content-Disposition is signed only when `filename` is given (pass the same to headersForDirectUpload).
  * Throws ArgumentError for a bad expiresIn, length or checksum, before any SDK call.
  */
 export async function presignedPut(target: UrlTarget, options: DirectUploadOptions): Promise<string> {
   assertExpiresIn(options.expiresIn);
   if (!isByteCount(options.contentLength)) throw new ArgumentError('"contentLength" must be a non-negative integer number of bytes.');
   if (typeof options.checksum !== 'string' || options.checksum === '') throw new ArgumentError('"checksum" must be the base64 MD5 of the bytes.');
-  const metadata = options.customMetadata ?? {};
-  const command = new PutObjectCommand({
-    ...sseParams(target.encryption, 'write'),
-    Bucket: target.bucket,
-    Key: target.key,
-    ContentType: options.contentType,
-    ContentLength: options.contentLength,
-    ContentMD5: options.checksum,
-    Metadata: metadata,
-  });
-  // The presigner keeps x-amz-server-side-encryption* as headers itself; metadata must stay headers too.
-  const unhoistableHeaders = new Set(Object.keys(metadata).map((name) => `x-amz-meta-${name.toLowerCase()}`));
-  const signableHeaders = new Set(['content-type', 'content-length', 'content-md5']);
+  const { ContentDisposition, ...params } = objectParams(target.policy, { ...options, customMetadata: options.customMetadata ?? {} });
+  const signed = options.filename === undefined ? params : { ...params, ContentDisposition };
+  const command = new PutObjectCommand({ ...signed, Bucket: target.bucket, Key: target.key, ContentLength: options.contentLength, ContentMD5: options.checksum });
+  const names = Object.keys(objectHeaders(signed, target.policy.encryption)).map((name) => name.toLowerCase());
+  const unhoistableHeaders = new Set(names.filter((name) => name.startsWith('x-amz-')));
+  const signableHeaders = new Set(['content-length', 'content-md5', ...names.filter((name) => !name.startsWith('x-amz-'))]);
   return getSignedUrl(target.client, command, { expiresIn: options.expiresIn, signableHeaders, unhoistableHeaders });
 }
 
-/** Exactly the headers the direct-upload PUT must send: type, MD5, disposition (with a filename), metadata, SSE. */
-export function directUploadHeaders(encryption: Encryption | undefined, options: DirectUploadHeaderOptions): Record<string, string> {
-  const headers: Record<string, string> = { 'Content-Type': options.contentType, 'Content-MD5': options.checksum };
-  if (options.filename !== undefined) headers['Content-Disposition'] = contentDisposition(options.disposition ?? 'inline', options.filename);
-  for (const [name, value] of Object.entries(options.customMetadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
-  return { ...headers, ...sseHeaders(encryption) };
+/** Exactly the headers the direct-upload PUT must send: the object's stored headers (objectParams) and Content-MD5. */
+export function directUploadHeaders(policy: WritePolicy, options: DirectUploadHeaderOptions): Record<string, string> {
+  const headers = objectHeaders(objectParams(policy, options), policy.encryption);
+  return { 'Content-Type': headers['Content-Type']!, 'Content-MD5': options.checksum, ...headers };
 }
 
 /** The plain (unsigned) URL of an object in a public bucket. */
