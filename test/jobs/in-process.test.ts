@@ -79,7 +79,7 @@ describe('attache.perform: one dispatch table', () => {
   });
 
   it('without a job:failed listener, a failure is one line on stderr', async () => {
-    const attache = await Attache.init({ dataSource: f.db.dataSource, services: testServices(f.local, f.archive), service: 'local', secret: TEST_SECRET });
+    const attache = await Attache.init({ dataSource: f.db.dataSource, services: testServices(f.roots), service: 'local', secret: TEST_SECRET });
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       await expect(attache.perform({ type: 'delete_prefixed', service: 'nowhere', prefix: 'x/' })).rejects.toBeInstanceOf(ConfigurationError);
@@ -97,7 +97,7 @@ describe('attache.perform: one dispatch table', () => {
 
   it('warns once per process, without values, when the in-process queue boots with NODE_ENV=production', async () => {
     const emitted = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-    const boot = () => Attache.init({ dataSource: f.db.dataSource, services: testServices(f.local, f.archive), service: 'local', secret: TEST_SECRET, env: { NODE_ENV: 'production' } });
+    const boot = () => Attache.init({ dataSource: f.db.dataSource, services: testServices(f.roots), service: 'local', secret: TEST_SECRET, env: { NODE_ENV: 'production' } });
     try {
       const [a, b] = [await boot(), await boot()];
       await a.close();

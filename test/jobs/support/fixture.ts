@@ -9,6 +9,9 @@ import { openTestDataSource, type TestDataSource } from '../../support/db.ts';
 import { User, usersTable } from '../../support/entities.ts';
 import { removeDir, tempRoot } from '../../support/storage.ts';
 import { registerTestDisk } from './test-disk.ts';
+import { FAST_BOSS, testServices, type TestRoots } from './settings.ts';
+
+export { FAST_BOSS, testServices, type TestRoots } from './settings.ts';
 
 /** A scan's file lives on `mirrored`: a Mirror of `local` (primary) onto `archive`. */
 @Entity({ name: 'scans' })
@@ -33,6 +36,7 @@ export interface JobsFixture {
   db: TestDataSource;
   local: string;
   archive: string;
+  roots: TestRoots;
   /** The pg-boss queue, when the fixture uses one. */
   queue?: PgBossQueue;
   /** pg-boss's schema (also set without a queue, for worker processes). */
@@ -48,19 +52,17 @@ export interface JobsFixtureOptions {
   local?: Record<string, unknown>;
 }
 
-/** Fast settings for tests: short expirations and polls, quick retries. */
-export const FAST_BOSS: PgBossQueueOptions = { retryLimit: 2, retryDelay: 1, retryBackoff: false, expireInSeconds: 3, pollingIntervalSeconds: 0.5, maintenanceIntervalSeconds: 1 };
-
 export async function openJobsFixture(options: JobsFixtureOptions): Promise<JobsFixture> {
   registerTestDisk();
   const db = await openTestDataSource({ entities: [User, Scan], sql: [usersTable, ...failCommitSql] });
   const local = await tempRoot('jobs-local');
   const archive = await tempRoot('jobs-archive');
+  const roots: TestRoots = { local, archive, broken: await tempRoot('jobs-broken') };
   const bossSchema = `pgb_${randomBytes(5).toString('hex')}`;
   const queue = options.queue === 'pg-boss' ? pgBossQueue(db.dataSource, { schema: bossSchema, ...FAST_BOSS, ...options.pgBoss }) : undefined;
   const attache = await Attache.init({
     dataSource: db.dataSource,
-    services: testServices(local, archive, options.local),
+    services: testServices(roots, options.local),
     service: 'local',
     secret: TEST_SECRET,
     ...(queue && { queue: queue as JobQueue }),
@@ -70,24 +72,15 @@ export async function openJobsFixture(options: JobsFixtureOptions): Promise<Jobs
     db,
     local,
     archive,
+    roots,
     ...(queue && { queue }),
     bossSchema,
     async close() {
       await attache.close();
       await dropSchema(bossSchema);
       await db.close();
-      await removeDir(local);
-      await removeDir(archive);
+      for (const root of Object.values(roots)) await removeDir(root);
     },
-  };
-}
-
-/** The services every test process and worker process uses. */
-export function testServices(local: string, archive: string, localSettings: Record<string, unknown> = {}): Record<string, Record<string, unknown>> {
-  return {
-    local: { service: 'TestDisk', root: local, ...localSettings },
-    archive: { service: 'Disk', root: archive },
-    mirrored: { service: 'Mirror', primary: 'local', mirrors: ['archive'] },
   };
 }
 

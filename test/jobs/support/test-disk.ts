@@ -10,7 +10,7 @@ import type { StorageService } from '../../../src/services/Service.ts';
  * middle, in a real worker process:
  *   stall_file    while this file exists, delete waits (and says so by creating `<stall_file>.entered`);
  *   slow_ms       every delete first waits this long;
- *   fail_deletes  every delete fails with StorageAccessError.
+ *   fail_deletes  every delete (and deletePrefixed) fails with StorageAccessError.
  */
 export function registerTestDisk(): void {
   globalAdapters.register('TestDisk', {
@@ -29,9 +29,14 @@ export function registerTestDisk(): void {
         }
         await disk.delete(key);
       };
+      const removePrefixed = async (prefix: string): Promise<void> => {
+        if (settings.fail_deletes === true) throw new StorageAccessError('The test disk refuses every delete.');
+        await disk.deletePrefixed(prefix);
+      };
       return new Proxy(disk, {
         get(target, property) {
           if (property === 'delete') return remove;
+          if (property === 'deletePrefixed') return removePrefixed;
           const value: unknown = Reflect.get(target, property, target);
           return typeof value === 'function' ? value.bind(target) : value;
         },
