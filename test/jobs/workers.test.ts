@@ -165,3 +165,20 @@ describe('failures', () => {
     expect(await blobs().countBy({ id: blob!.id })).toBe(0);
   });
 });
+
+describe('examples/worker.ts', () => {
+  it('runs jobs from the queue and exits 0 on SIGTERM', { timeout: 60_000 }, async () => {
+    await clearQueue();
+    await f.attache.service('archive').upload('reports/old.txt', Buffer.from('old'));
+    const w = worker({
+      script: path.resolve(import.meta.dirname, '../../examples/worker.ts'),
+      env: { PGOPTIONS: `-c search_path=${f.db.schema}`, ATTACHE_JOBS_SCHEMA: f.bossSchema, ATTACHE_ARCHIVE_ROOT: f.archive, ATTACHE_SECRET: 'x'.repeat(32), WORKER_CONCURRENCY: '2' },
+    });
+    await w.waitFor((e) => e.event === 'output' && /taking jobs, 2 at a time/.test(e.error ?? ''));
+    await f.attache.enqueue({ type: 'delete_prefixed', service: 'archive', prefix: 'reports/' });
+    await w.waitFor((e) => e.event === 'output' && /^delete_prefixed done \(attempt 1/.test(e.error ?? ''), 20_000);
+    expect(await f.attache.service('archive').exists('reports/old.txt')).toBe(false);
+    expect(await stopped(w)).toEqual({ code: 0, signal: null });
+    expect(w.events.at(-1)?.error).toMatch(/stopped$/);
+  });
+});
