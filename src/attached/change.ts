@@ -78,7 +78,7 @@ export class AttachChange {
       for (const prepared of this.prepared) await writeBlob(manager, prepared);
       if (ref) await this.insertAttachments(manager);
       if (ref) this.mirrorLater();
-      for (const job of this.jobs) await this.rt.enqueue(job, { transaction: manager.queryRunner });
+      await this.enqueueJobs(manager); // last: every job asked for with later() joins this transaction
     } catch (error) {
       if (errorCode(error) === FOREIGN_KEY_VIOLATION) throw new FileNotFoundError('A blob being attached was purged meanwhile: nothing was attached.', { cause: error });
       throw asPersistenceError(error, `save the ${this.target.attachment ?? 'blob'} rows`);
@@ -114,6 +114,10 @@ export class AttachChange {
       );
     }
     return asPersistenceError(error, `save the ${this.target.attachment ?? 'blob'} rows`);
+  }
+
+  private async enqueueJobs(manager: EntityManager): Promise<void> {
+    for (const job of this.jobs.splice(0)) await this.rt.enqueue(job, { transaction: manager.queryRunner });
   }
 
   /** An existing blob (a direct upload) attached on a Mirror service is on its primary only: Rails' mirror_later. */

@@ -200,6 +200,31 @@ describe('in-process queue: a job enqueued in a transaction runs if and only if 
   });
 });
 
+describe('a queue without transactional enqueue (a job library of your own)', () => {
+  it('is handed a job only after the outermost commit, and never after a rollback', async () => {
+    const handed: Array<{ job: AttacheJob; inTransaction: boolean }> = [];
+    let runner: import('typeorm').QueryRunner | undefined;
+    const queue = { enqueue: async (job: AttacheJob) => void handed.push({ job, inTransaction: runner?.isTransactionActive ?? false }) };
+    const attache = await Attache.init({ dataSource: f.db.dataSource, services: testServices(f.roots), service: 'local', secret: TEST_SECRET, queue });
+    try {
+      await expect(f.db.dataSource.transaction(async (m) => {
+        runner = m.queryRunner;
+        await attache.enqueue({ type: 'purge', blobId: '1' }, { transaction: m.queryRunner });
+        throw new Error('abort');
+      })).rejects.toThrow('abort');
+      await f.db.dataSource.transaction(async (m) => {
+        runner = m.queryRunner;
+        await m.transaction((inner) => attache.enqueue({ type: 'purge', blobId: '2' }, { transaction: inner.queryRunner }));
+        expect(handed).toEqual([]);
+      });
+      await attache.drain();
+      expect(handed).toEqual([{ job: { type: 'purge', blobId: '2' }, inTransaction: false }]);
+    } finally {
+      await attache.close();
+    }
+  });
+});
+
 describe('many runs of one job', () => {
   it('two purges of one blob at once both succeed, and the blob is gone', async () => {
     const blob = await newBlob();

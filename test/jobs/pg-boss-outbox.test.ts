@@ -1,6 +1,7 @@
-import type { QueryRunner } from 'typeorm';
+import { inspect } from 'node:util';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Blob, ConfigurationError, PersistenceError } from '../../src/index.ts';
+import { attacheEntities, Blob, ConfigurationError, PersistenceError, runWorker } from '../../src/index.ts';
 import { pgBossQueue } from '../../src/jobs/pg-boss/index.ts';
 import { User } from '../support/entities.ts';
 import { bossJobs, openJobsFixture, query, type JobsFixture } from './support/fixture.ts';
@@ -119,6 +120,20 @@ describe('pgBossQueue setup', () => {
     expect(() => pgBossQueue(f.db.dataSource, options)).toThrow(`"${name}"`);
   });
 
+  it('never shows the connection settings in inspect or JSON', () => {
+    const dataSource = new DataSource({ type: 'postgres', url: 'postgres://app:s3cr3t-pw@127.0.0.1:1/app', password: 's3cr3t-pw', entities: [...attacheEntities] });
+    const queue = pgBossQueue(dataSource, { schema: 'jobs_here' });
+    for (const shown of [inspect(queue, { depth: 5 }), JSON.stringify(queue)]) {
+      expect(shown).not.toContain('s3cr3t-pw');
+      expect(shown).toContain('jobs_here');
+    }
+  });
+
+  it('refuses a DataSource that is not PostgreSQL', () => {
+    const dataSource = { options: { type: 'mysql' } } as unknown as DataSource; // TypeORM loads a driver it is not given, so only the options are real here
+    expect(() => pgBossQueue(dataSource)).toThrow(ConfigurationError);
+  });
+
   it('creates its own schema and queues in the app\'s database, with the dead-letter queue attached', async () => {
     const queues = await query<{ name: string; policy: string; dead_letter: string | null; retry_limit: number; expire_seconds: number }>(
       `SELECT name, policy, dead_letter, retry_limit, expire_seconds FROM ${f.bossSchema}.queue ORDER BY name`,
@@ -127,5 +142,17 @@ describe('pgBossQueue setup', () => {
       { name: 'attache', policy: 'short', dead_letter: 'attache_dead_letter', retry_limit: 2, expire_seconds: 3 },
       expect.objectContaining({ name: 'attache_dead_letter', dead_letter: null }),
     ]);
+  });
+});
+
+describe('runWorker', () => {
+  it('takes jobs until its AbortSignal fires, then resolves once the running job is recorded', async () => {
+    const blob = await f.attache.createAndUpload(Buffer.from('worked'));
+    await f.attache.enqueue({ type: 'purge', blobId: blob.id });
+    const controller = new AbortController();
+    f.attache.on('job:completed', ({ job }) => job.type === 'purge' && job.blobId === blob.id && controller.abort());
+    await runWorker(f.attache, { concurrency: 2, signal: controller.signal, signals: [] });
+    expect(await f.db.dataSource.getRepository(Blob).countBy({ id: blob.id })).toBe(0);
+    expect(await jobsFor(blob)).toEqual([expect.objectContaining({ state: 'completed' })]);
   });
 });

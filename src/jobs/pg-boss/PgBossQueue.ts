@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import PgBoss from 'pg-boss';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { ArgumentError, PersistenceError } from '../../core/errors.ts';
@@ -82,6 +83,15 @@ export class PgBossQueue implements JobQueue {
     this.boss = undefined;
     this.starting = undefined;
     await boss?.stop({ graceful: false, close: true, wait: true }).catch((error: unknown) => this.context.report('stop pg-boss', error));
+  }
+
+  /** What `JSON.stringify` and `inspect` show: the schema and queue names, never the connection settings. */
+  toJSON(): { adapter: 'pg-boss'; schema: string; queue: string; deadLetter: string } {
+    return { adapter: 'pg-boss', schema: this.options.schema, queue: this.options.queue, deadLetter: this.options.deadLetter };
+  }
+
+  [inspect.custom](): string {
+    return `PgBossQueue ${JSON.stringify(this.toJSON())}`;
   }
 
   private started(): Promise<PgBoss> {

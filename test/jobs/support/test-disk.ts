@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageAccessError } from '../../../src/core/errors.ts';
 import { diskAdapter } from '../../../src/services/disk/DiskService.ts';
@@ -24,7 +25,7 @@ export function registerTestDisk(): void {
         if (settings.fail_deletes === true) throw new StorageAccessError('The test disk refuses every delete.');
         if (slowMs > 0) await sleep(slowMs);
         if (stallFile && existsSync(stallFile)) {
-          await import('node:fs/promises').then((fs) => fs.writeFile(`${stallFile}.entered`, String(process.pid)));
+          await writeFile(`${stallFile}.entered`, String(process.pid));
           while (existsSync(stallFile)) await sleep(25);
         }
         await disk.delete(key);
