@@ -232,6 +232,13 @@ describe('many runs of one job', () => {
     expect(await gone(blob)).toBe(true);
   });
 
+  it('two delete_prefixed of one folder at once both succeed', async () => {
+    for (const name of ['a', 'b', 'c']) await f.attache.service('local').upload(`twice/${name}`, Buffer.from(name));
+    const job = { type: 'delete_prefixed', service: 'local', prefix: 'twice/' } as const;
+    await Promise.all([f.attache.perform(job), f.attache.perform(job)]);
+    expect(await filesUnder(f.local)).not.toContainEqual(expect.stringContaining('twice'));
+  });
+
   it('mirror copies a primary-only blob to the mirror, verified; twice at once is the same', async () => {
     const blob = await f.attache.createAndUpload(Buffer.from('mirror me'), { service: 'mirrored' });
     await f.attache.service('archive').delete(blob.key);
