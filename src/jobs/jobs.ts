@@ -52,7 +52,7 @@ export class Jobs {
     const checked = parseJob(job);
     const runner = options.transaction?.isTransactionActive ? options.transaction : undefined;
     if (runner && !this.queue.transactional) {
-      this.hooks.afterCommit(runner, () => this.options.background.run('enqueue a job after its commit', () => this.queue.enqueue(checked)));
+      this.hooks.afterCommit(runner, () => this.options.background.run('enqueue a job after its commit', async () => this.queue.enqueue(checked)));
       return;
     }
     await this.queue.enqueue(checked, runner ? { transaction: runner } : {});

@@ -92,7 +92,7 @@ export interface JobQueue {
    */
   readonly transactional?: boolean;
   /** Adds a job. Throws an AttacheError when it could not (inside a transaction, that rolls it back). */
-  enqueue(job: AttacheJob, options?: EnqueueOptions): Promise<void>;
+  enqueue(job: AttacheJob, options?: EnqueueOptions): void | Promise<void>;
   /** Optional: prepares the queue; `Attache.init` awaits it. */
   start?(context: QueueContext): Promise<void>;
   /** Optional (shared queues): takes jobs and runs each with `handler` until stopped. */
