@@ -17,7 +17,10 @@ import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
 import { sweep, type SweepOptions, type SweepReport } from './records/sweep.ts';
-import { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
+import type { AttacheJob, EnqueueOptions, JobAttempt, JobQueue, JobWorker } from './jobs/queue.ts';
+import type { JobContext } from './jobs/dispatch.ts';
+import { Jobs } from './jobs/jobs.ts';
+import { mirrorBlob } from './records/mirror.ts';
 import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
 import { AttacheSubscriber } from './attached/subscriber.ts';
 import './services/builtins.ts';
@@ -40,7 +43,7 @@ export interface AttacheOptions {
   baseUrl?: string;
   /** Path prefix of attache's HTTP routes; default `/attache`. */
   mount?: string;
-  /** Where purge_later work goes (default: in-process). */
+  /** Where background jobs go (default: in-process); e.g. `pgBossQueue(dataSource)` from attache/pg-boss. */
   queue?: JobQueue;
   /** Environment used for `${VAR}` / `ENV[...]` in the config and for ATTACHE_SERVICE (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -55,10 +58,10 @@ export class Attache implements AttacheRuntime {
   readonly verifier: MessageVerifier;
   readonly routes: Routes;
   readonly purger: Purger;
-  readonly queue: JobQueue;
   readonly background: BackgroundTasks;
   private readonly events = new AttacheEvents();
   private readonly subscriber: AttacheSubscriber;
+  private readonly jobs: Jobs;
 
   private constructor(readonly dataSource: DataSource, options: AttacheOptions) {
     const env = options.env ?? process.env;
@@ -68,7 +71,12 @@ export class Attache implements AttacheRuntime {
     this.registry = new ServiceRegistry(config, { env, defaultService: options.service, diskUrls: this.routes });
     this.purger = new Purger(dataSource, (name) => this.service(name));
     this.background = new BackgroundTasks((action, error) => this.reportBackgroundFailure(action, error));
-    this.queue = options.queue ?? new InProcessQueue((job) => this.perform(job));
+    const context: JobContext = {
+      purgeBlob: (blobId) => this.purger.purgeById(blobId),
+      mirrorBlob: (blobId) => mirrorBlob(dataSource, (name) => this.service(name), blobId),
+      service: (name) => this.service(name),
+    };
+    this.jobs = new Jobs({ queue: options.queue, events: this.events, context, background: this.background, env });
     this.subscriber = new AttacheSubscriber(this);
   }
 
@@ -83,7 +91,8 @@ export class Attache implements AttacheRuntime {
     const attache = new Attache(dataSource, options);
     void attache.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
     await attache.registry.preload(); // loads the S3 adapters (AWS SDK) the config uses; a typo in the default service fails here
-    dataSource.subscribers.push(attache.subscriber);
+    await attache.jobs.start();
+    dataSource.subscribers.push(attache.subscriber, attache.jobs.hooks);
     registerRuntime(attache);
     return attache;
   }
@@ -165,16 +174,40 @@ export class Attache implements AttacheRuntime {
     return sweep(this, this.registry.names(), options);
   }
 
-  /** Runs one background job (what a job-library worker calls). Idempotent. */
-  async perform(job: PurgeJob): Promise<void> {
-    if (job.type === 'purge') await this.purger.purgeById(job.blobId);
+  /** The job queue (the in-process default, or the one given to init). */
+  get queue(): JobQueue {
+    return this.jobs.queue;
+  }
+
+  /**
+   * Enqueues a job. With `{ transaction: manager.queryRunner }` the job exists if and only if that
+   * transaction commits. Throws ArgumentError (not a job) or the queue's error.
+   */
+  enqueue(job: AttacheJob, options?: EnqueueOptions): Promise<void> {
+    return this.jobs.enqueue(job, options);
+  }
+
+  /**
+   * Runs one job, emitting job:started then job:completed or job:failed; what a job library's
+   * worker calls. Idempotent. Throws ArgumentError for a value that is not a job, else the job's error.
+   */
+  perform(job: AttacheJob, attempt?: JobAttempt): Promise<void> {
+    return this.jobs.perform(job, attempt);
+  }
+
+  /**
+   * Takes jobs from the shared queue and runs up to `concurrency` (default 1) at once until
+   * `stop()`. Throws ConfigurationError with the in-process default, which has nothing to share.
+   */
+  work(options?: { concurrency?: number }): Promise<JobWorker> {
+    return this.jobs.work(options);
   }
 
   /** Waits for in-process background jobs and attache's own background cleanup to finish. */
   async drain(): Promise<void> {
     do {
       await this.background.drain();
-      if (this.queue instanceof InProcessQueue) await this.queue.drain();
+      await this.jobs.drain();
     } while (this.background.busy);
   }
 
@@ -204,11 +237,15 @@ export class Attache implements AttacheRuntime {
     return `Attache ${JSON.stringify(this.toJSON())}`;
   }
 
-  /** Waits for background jobs, then detaches from the DataSource (which stays open). */
+  /** Stops this Attache's workers, waits for background jobs, closes the queue, then detaches from the DataSource (which stays open). */
   async close(): Promise<void> {
+    await this.jobs.stopWorkers();
     await this.drain();
-    const index = this.dataSource.subscribers.indexOf(this.subscriber);
-    if (index >= 0) this.dataSource.subscribers.splice(index, 1);
+    await this.jobs.close();
+    for (const subscriber of [this.subscriber, this.jobs.hooks]) {
+      const index = this.dataSource.subscribers.indexOf(subscriber);
+      if (index >= 0) this.dataSource.subscribers.splice(index, 1);
+    }
     unregisterRuntime(this);
   }
 }

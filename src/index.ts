@@ -8,7 +8,24 @@ export { fromPath, LocalFile, type AttachInput, type AttachIo, type LocalFileOpt
 export type { AttachOptions } from './attached/prepare.ts';
 export type { SweepOptions, SweepReport } from './records/sweep.ts';
 export type { AttacheEventMap, AttacheEventName, BackgroundFailure } from './core/events.ts';
-export { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
+export type {
+  AnalyzeJob,
+  AttacheJob,
+  DeletePrefixedJob,
+  EnqueueOptions,
+  JobAttempt,
+  JobHandler,
+  JobQueue,
+  JobWorker,
+  MirrorJob,
+  PreprocessJob,
+  PurgeJob,
+  QueueContext,
+  WorkOptions,
+} from './jobs/queue.ts';
+export type { JobCompleted, JobFailed, JobStarted } from './jobs/events.ts';
+export { InProcessQueue } from './jobs/in-process.ts';
+export { runWorker, type RunWorkerOptions } from './jobs/run-worker.ts';
 export {
   globalAdapters as adapters,
   type AdapterDefinition,

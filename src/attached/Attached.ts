@@ -7,7 +7,7 @@ import { database } from '../records/database.ts';
 import { lockRecord, recordRef, type RecordRef } from '../records/record-ref.ts';
 import { runtimeFor, type AttacheRuntime } from '../records/runtime.ts';
 import { attachToSaved } from './attach-ops.ts';
-import { disposeDetached } from './dispose.ts';
+import { enqueuePurges } from './dispose.ts';
 import type { AttachmentDefinition } from './definitions.ts';
 import { normalizeAll, type AttachInput } from './input.ts';
 import type { AttachOptions } from './prepare.ts';
@@ -59,10 +59,14 @@ export abstract class Attached {
     });
   }
 
-  /** Like purge, but the blobs are purged by the job queue after the rows are gone. */
+  /**
+   * Like purge, but the blobs are purged by a job: the rows go and the purge jobs are enqueued in
+   * one transaction, so the jobs exist if and only if the detach committed. Throws PersistenceError
+   * or the queue's error (then nothing changed).
+   */
   async purgeLater(): Promise<void> {
-    const blobs = await this.removeRows('detach', async () => undefined);
-    await disposeDetached(this.runtime(), 'purge_later', blobs.map((b) => b.id));
+    const rt = this.runtime();
+    await this.removeRows('purge later', (manager, blobs) => enqueuePurges(rt, manager.queryRunner, blobs.map((b) => b.id)));
   }
 
   protected async attachInputs(inputs: AttachInput[], options: AttachOptions = {}): Promise<void> {

@@ -7,7 +7,9 @@ import { asPersistenceError, errorCode, FOREIGN_KEY_VIOLATION } from '../records
 import { assertRecordExists, lockKey, recordLockKey } from '../records/record-ref.ts';
 import type { AttacheRuntime } from '../records/runtime.ts';
 import type { Dependent } from './definitions.ts';
-import { disposeDetached } from './dispose.ts';
+import { purgeDetached } from './dispose.ts';
+import type { AttacheJob } from '../jobs/queue.ts';
+import { MirrorService } from '../services/mirror/MirrorService.ts';
 import type { NormalizedInput } from './input.ts';
 import { prepareInput, RESERVED_SIZE, type AttachOptions, type ChangeTarget, type PreparedBlob } from './prepare.ts';
 
@@ -15,14 +17,16 @@ import { prepareInput, RESERVED_SIZE, type AttachOptions, type ChangeTarget, typ
  * Invariant: every attach (saved record, staged record at insert, createAndUpload) runs through
  * one AttachChange, so each guarantee lives here once:
  *   prepare()    uploads new files and checks existing blobs (nothing committed yet);
- *   writeRows()  inside the caller's transaction: record lock, record still there, has-one swap, rows;
- *   afterCommit() disposes of replaced blobs per `dependent`;
+ *   writeRows()  inside the caller's transaction: record lock, record still there, has-one swap, rows,
+ *                and the jobs asked for with later() (they exist if and only if the rows commit);
+ *   afterCommit() purges replaced blobs with `dependent: 'purge'` (purge_later ones are jobs);
  *   discard()    after a failed transaction, removes what this change stored, and only once its
  *                rows are confirmed absent (a COMMIT without an answer may have committed).
  */
 export class AttachChange {
   private readonly prepared: PreparedBlob[] = [];
   private detached: string[] = [];
+  private readonly jobs: AttacheJob[] = [];
   private discarded = false;
 
   constructor(
@@ -41,6 +45,11 @@ export class AttachChange {
   /** The advisory lock the change's transaction holds: its record's, else its blob key's. */
   get lockKey(): string {
     return this.target.ref ? recordLockKey(this.target.ref) : `attache:blob:${this.prepared[0]?.blob.key ?? ''}`;
+  }
+
+  /** Asks for a job that must run only if this change commits: writeRows enqueues it inside the transaction. */
+  later(job: AttacheJob): void {
+    this.jobs.push(job);
   }
 
   /** Uploads and checks every input. On failure, removes what it stored and rethrows. */
@@ -65,17 +74,20 @@ export class AttachChange {
       await lockKey(manager, this.lockKey);
       if (ref && !recordInserted) await assertRecordExists(manager, ref);
       if (ref && this.target.kind === 'one') this.detached = await this.detachOthers(manager);
+      if (this.dependent === 'purge_later') for (const blobId of this.detached) this.later({ type: 'purge', blobId });
       for (const prepared of this.prepared) await writeBlob(manager, prepared);
       if (ref) await this.insertAttachments(manager);
+      if (ref) this.mirrorLater();
+      await this.enqueueJobs(manager); // last: every job asked for with later() joins this transaction
     } catch (error) {
       if (errorCode(error) === FOREIGN_KEY_VIOLATION) throw new FileNotFoundError('A blob being attached was purged meanwhile: nothing was attached.', { cause: error });
       throw asPersistenceError(error, `save the ${this.target.attachment ?? 'blob'} rows`);
     }
   }
 
-  /** After commit: replaced blobs are purged now or later, per `dependent`. Never throws: failures become events. */
+  /** After commit: replaced blobs with `dependent: 'purge'` are purged now. Never throws: failures become events. */
   async afterCommit(): Promise<void> {
-    await disposeDetached(this.rt, this.dependent, this.detached);
+    if (this.dependent === 'purge') await purgeDetached(this.rt, this.detached);
   }
 
   /**
@@ -102,6 +114,16 @@ export class AttachChange {
       );
     }
     return asPersistenceError(error, `save the ${this.target.attachment ?? 'blob'} rows`);
+  }
+
+  private async enqueueJobs(manager: EntityManager): Promise<void> {
+    for (const job of this.jobs.splice(0)) await this.rt.enqueue(job, { transaction: manager.queryRunner });
+  }
+
+  /** An existing blob (a direct upload) attached on a Mirror service is on its primary only: Rails' mirror_later. */
+  private mirrorLater(): void {
+    if (!(this.target.service instanceof MirrorService)) return;
+    for (const prepared of this.prepared) if (!prepared.owned) this.later({ type: 'mirror', blobId: prepared.blob.id });
   }
 
   private async detachOthers(manager: EntityManager): Promise<string[]> {

@@ -7,7 +7,7 @@ import { attachTarget } from './attach-ops.ts';
 import { AttachChange } from './change.ts';
 import { accessorOf } from './decorators.ts';
 import { definitionsOf } from './definitions.ts';
-import { disposeDetached } from './dispose.ts';
+import { enqueuePurges, purgeDetached } from './dispose.ts';
 import { normalizeAll } from './input.ts';
 import { takeStaged, type StagedChange } from './staged.ts';
 
@@ -77,8 +77,10 @@ export class AttacheSubscriber implements EntitySubscriberInterface<object> {
       const rows = await findAttachments(event.manager, ref, [...definitions.keys()]);
       await deleteAttachments(event.manager, rows);
       for (const row of rows) {
-        const definition = definitions.get(row.name);
-        if (definition) work.afterCommit.push({ depth: depthOf(event.queryRunner), task: () => disposeDetached(this.rt, definition.dependent, [row.blobId]) });
+        const dependent = definitions.get(row.name)?.dependent;
+        // purge_later: the job is written with the removal, so it exists if and only if the removal commits.
+        if (dependent === 'purge_later') await enqueuePurges(this.rt, event.queryRunner, [row.blobId]);
+        else if (dependent === 'purge') work.afterCommit.push({ depth: depthOf(event.queryRunner), task: () => purgeDetached(this.rt, [row.blobId]) });
       }
     } catch (error) {
       throw asPersistenceError(error, `remove the attachments of ${ref.type} ${ref.id}`);

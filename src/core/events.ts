@@ -8,7 +8,10 @@ export interface BackgroundFailure {
   error: AttacheError;
 }
 
-/** The events an Attache emits (`attache.on(name, listener)`). */
+/**
+ * The events an Attache emits (`attache.on(name, listener)`). The job layer adds `job:started`,
+ * `job:completed` and `job:failed` (src/jobs/events.ts).
+ */
 export interface AttacheEventMap {
   /** Cleanup after a failure, or work after a commit (purging a replaced blob), did not complete. */
   'background:failed': [BackgroundFailure];

@@ -1,3 +1,5 @@
+import type { QueryRunner } from 'typeorm';
+
 /** Purge a blob (row and object) unless something is attached to it again: purge_later. */
 export interface PurgeJob {
   type: 'purge';
@@ -28,39 +30,75 @@ export interface MirrorJob {
 export interface DeletePrefixedJob {
   type: 'delete_prefixed';
   service: string;
+  /** A folder: non-empty and ending in `/`, taken literally. */
   prefix: string;
 }
 
 /** Every unit of background work attache asks for: a closed union, dispatched by `attache.perform(job)`. */
 export type AttacheJob = PurgeJob | AnalyzeJob | PreprocessJob | MirrorJob | DeletePrefixedJob;
 
-/**
- * Where `purgeLater` and `dependent: 'purge_later'` send work. A job library (BullMQ, pg-boss, …)
- * implements `enqueue` and calls `attache.perform(job)` in its worker.
- */
-export interface JobQueue {
-  enqueue(job: PurgeJob): void | Promise<void>;
+export interface EnqueueOptions {
+  /**
+   * The query runner of the transaction this job follows. A transactional queue writes the job in
+   * that transaction, so the job exists if and only if the transaction commits (savepoints: only
+   * the outermost commit counts).
+   */
+  transaction?: QueryRunner;
 }
 
-/** The default queue: runs jobs in this process, after the current tick. `drain()` waits for them. */
-export class InProcessQueue implements JobQueue {
-  private readonly pending = new Set<Promise<void>>();
+/** One attempt of a job, as the queue that hands it over knows it. */
+export interface JobAttempt {
+  /** The queue's id of the job, when it has one. */
+  id?: string;
+  /** 1 for the first run, 2 for the first retry, … */
+  attempt: number;
+  /** Whether the queue runs the job again if this attempt fails; undefined when the queue does not say. */
+  willRetry?: boolean;
+}
 
-  constructor(
-    private readonly perform: (job: PurgeJob) => Promise<void>,
-    private readonly onError: (error: unknown, job: PurgeJob) => void = (error) => console.error('[attache] background job failed', error),
-  ) {}
+/** Runs one job a queue handed over (validates it first); rejects when the job failed. */
+export type JobHandler = (job: unknown, attempt: JobAttempt) => Promise<void>;
 
-  enqueue(job: PurgeJob): void {
-    const run = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.perform(job))
-      .catch((error: unknown) => this.onError(error, job))
-      .finally(() => this.pending.delete(run));
-    this.pending.add(run);
-  }
+export interface WorkOptions {
+  /** How many jobs run at once in this process (an integer ≥ 1). */
+  concurrency: number;
+}
 
-  /** Resolves when every job enqueued so far (and any they enqueue) has finished. */
-  async drain(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
-  }
+/** A running worker (`attache.work()`). */
+export interface JobWorker {
+  /** How many jobs are running now. */
+  readonly running: number;
+  /** Stops taking jobs, waits for the running ones to finish and be recorded. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What attache gives a queue when it starts it. */
+export interface QueueContext {
+  /** Reports work the queue could not do in the background (a `background:failed` event). Never throws. */
+  report(action: string, error: unknown): void;
+}
+
+/**
+ * Where attache sends background work. A queue implements `enqueue`; a shared queue (pg-boss from
+ * `attache/pg-boss`, or your own) also implements `work`, so `attache.work()` takes jobs from it
+ * on any machine. A queue library without these can still be used: enqueue there and call
+ * `attache.perform(job)` in its worker.
+ */
+export interface JobQueue {
+  /**
+   * True when `enqueue` honours `options.transaction` (writes the job in that transaction). A queue
+   * without it is handed the job only after the outermost commit: at most once, since a crash
+   * between the commit and the hand-over loses it (the sweeper reclaims a lost purge's blob).
+   */
+  readonly transactional?: boolean;
+  /** Adds a job. Throws an AttacheError when it could not (inside a transaction, that rolls it back). */
+  enqueue(job: AttacheJob, options?: EnqueueOptions): void | Promise<void>;
+  /** Optional: prepares the queue; `Attache.init` awaits it. */
+  start?(context: QueueContext): Promise<void>;
+  /** Optional (shared queues): takes jobs and runs each with `handler` until stopped. */
+  work?(handler: JobHandler, options: WorkOptions): Promise<JobWorker>;
+  /** Optional: resolves when the jobs this process runs itself have finished (`attache.drain()`). */
+  drain?(): Promise<void>;
+  /** Optional: releases connections; `attache.close()` awaits it. */
+  close?(): Promise<void>;
 }

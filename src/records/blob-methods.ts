@@ -25,6 +25,6 @@ export const blobMethods = {
   proxyUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobProxyUrl(runtimeOf(blob), blob, options),
   redirectUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobRedirectUrl(runtimeOf(blob), blob, options),
   purgeLater: async (blob: Blob): Promise<void> => {
-    await runtimeOf(blob).queue.enqueue({ type: 'purge', blobId: blob.id });
+    await runtimeOf(blob).enqueue({ type: 'purge', blobId: blob.id });
   },
 };

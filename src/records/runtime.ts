@@ -3,7 +3,7 @@ import type { Blob } from './Blob.ts';
 import type { MessageVerifier } from '../signing/MessageVerifier.ts';
 import type { StorageService } from '../services/Service.ts';
 import type { Purger } from './purge.ts';
-import type { JobQueue } from '../jobs/queue.ts';
+import type { AttacheJob, EnqueueOptions } from '../jobs/queue.ts';
 import type { BackgroundTasks } from '../core/background.ts';
 
 /** What a multipart direct upload's completion token carries. */
@@ -27,7 +27,8 @@ export interface AppUrls {
 export interface AttacheRuntime {
   readonly dataSource: DataSource;
   readonly purger: Purger;
-  readonly queue: JobQueue;
+  /** Enqueues a job; with `{ transaction }` it exists if and only if that transaction commits (see Jobs.enqueue). */
+  enqueue(job: AttacheJob, options?: EnqueueOptions): Promise<void>;
   /** The service named in storage.yml. Throws ConfigurationError listing the names. */
   service(name?: string): StorageService;
   /** The blob a signed id points at, or null when the signature is bad, expired or the blob gone. */

@@ -34,6 +34,21 @@ export class MirrorService implements StorageService {
     }
   }
 
+  /**
+   * Rails' MirrorService#mirror: copies the primary's object to each mirror that lacks it, checked
+   * against `options.checksum` (a mismatch is an IntegrityError and that mirror keeps nothing).
+   * The primary is never touched. Idempotent. Returns the mirrors it copied to.
+   */
+  async mirror(key: string, options: UploadOptions): Promise<StorageService[]> {
+    const copied: StorageService[] = [];
+    for (const mirror of this.mirrors) {
+      if (await mirror.exists(key)) continue;
+      await mirror.upload(key, await this.primary.download(key), options);
+      copied.push(mirror);
+    }
+    return copied;
+  }
+
   /** Reads from the primary. */
   download(key: string): Promise<Readable> {
     return this.primary.download(key);
