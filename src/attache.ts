@@ -12,12 +12,14 @@ import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
-import { withAttached } from './attached/with-attached.ts';
+import { withAttached, type WithAttachedOptions } from './attached/with-attached.ts';
 import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
 import { sweep, type SweepOptions, type SweepReport } from './records/sweep.ts';
-import { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
+import { InProcessQueue, type AttacheJob, type JobQueue } from './jobs/queue.ts';
+import { Representations, type RepresentationOptions } from './representations/representations.ts';
+import { performAnalyze, performPreprocess } from './representations/jobs.ts';
 import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
 import { AttacheSubscriber } from './attached/subscriber.ts';
 import './services/builtins.ts';
@@ -44,6 +46,8 @@ export interface AttacheOptions {
   queue?: JobQueue;
   /** Environment used for `${VAR}` / `ENV[...]` in the config and for ATTACHE_SERVICE (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Variants, previews and analysis: limits, tool paths, analyzers, previewers (see RepresentationOptions). */
+  representations?: RepresentationOptions;
 }
 
 /** The entry point: storage services from storage.yml bound to a TypeORM DataSource. */
@@ -57,6 +61,7 @@ export class Attache implements AttacheRuntime {
   readonly purger: Purger;
   readonly queue: JobQueue;
   readonly background: BackgroundTasks;
+  readonly representations: Representations;
   private readonly events = new AttacheEvents();
   private readonly subscriber: AttacheSubscriber;
 
@@ -69,6 +74,10 @@ export class Attache implements AttacheRuntime {
     this.purger = new Purger(dataSource, (name) => this.service(name));
     this.background = new BackgroundTasks((action, error) => this.reportBackgroundFailure(action, error));
     this.queue = options.queue ?? new InProcessQueue((job) => this.perform(job));
+    this.representations = new Representations(this, options.representations ?? {}, {
+      analysisSkipped: (event) => this.events.emit('analysis:skipped', event),
+      preprocessFailed: (event) => this.events.emit('preprocess:failed', event),
+    });
     this.subscriber = new AttacheSubscriber(this);
   }
 
@@ -131,9 +140,10 @@ export class Attache implements AttacheRuntime {
 
   /**
    * Loads the named attachments (default: all) of many records of one entity in one query;
-   * afterwards their accessors answer without querying. Returns the records.
+   * afterwards their accessors answer without querying. With `{ variants: true }` last, their
+   * stored variants and previews too, in three more queries. Returns the records.
    */
-  withAttached<T extends object>(records: readonly T[], ...names: string[]): Promise<readonly T[]> {
+  withAttached<T extends object>(records: readonly T[], ...names: Array<string | WithAttachedOptions>): Promise<readonly T[]> {
     return withAttached(this, records, names);
   }
 
@@ -165,8 +175,10 @@ export class Attache implements AttacheRuntime {
   }
 
   /** Runs one background job (what a job-library worker calls). Idempotent. */
-  async perform(job: PurgeJob): Promise<void> {
+  async perform(job: AttacheJob): Promise<void> {
     if (job.type === 'purge') await this.purger.purgeById(job.blobId);
+    else if (job.type === 'analyze') await performAnalyze(this, job);
+    else if (job.type === 'preprocess') await performPreprocess(this, job);
   }
 
   /** Waits for in-process background jobs and attache's own background cleanup to finish. */

@@ -7,8 +7,16 @@ export type { AttachmentOptions, Dependent } from './attached/definitions.ts';
 export { fromPath, LocalFile, type AttachInput, type AttachIo, type LocalFileOptions } from './attached/input.ts';
 export type { AttachOptions } from './attached/prepare.ts';
 export type { SweepOptions, SweepReport } from './records/sweep.ts';
-export type { AttacheEventMap, AttacheEventName, BackgroundFailure } from './core/events.ts';
-export { InProcessQueue, type JobQueue, type PurgeJob } from './jobs/queue.ts';
+export type { AnalysisSkipped, AttacheEventMap, AttacheEventName, BackgroundFailure, PreprocessFailed } from './core/events.ts';
+export { InProcessQueue, type AnalyzeJob, type AttacheJob, type JobQueue, type PreprocessJob, type PurgeJob } from './jobs/queue.ts';
+export type { WithAttachedOptions } from './attached/with-attached.ts';
+export type { Representation } from './records/runtime.ts';
+export { defaultAnalyzers, defaultPreviewers, type RepresentationOptions } from './representations/representations.ts';
+export type { NamedVariant, Size, FillCrop, Transformations } from './representations/transformations.ts';
+export type { OutputFormat } from './representations/formats.ts';
+export type { Analyzer, BlobFacts, ProcessingContext } from './representations/analyzer.ts';
+export type { Previewer, PreviewImage } from './representations/previewers.ts';
+export type { Tools, ToolName, ToolOutput } from './representations/tools.ts';
 export { globalAdapters as adapters, type AdapterDefinition, type AdapterFactory, type ServiceContext } from './services/registry.ts';
 export type { StorageService, UploadBody, UploadOptions, UploadResult, UrlOptions, DirectUploadOptions, DirectUploadHeaderOptions } from './services/Service.ts';
 export { DiskService } from './services/disk/DiskService.ts';
@@ -32,6 +40,11 @@ export {
   IntegrityError,
   InvalidKeyError,
   InvalidSignatureError,
+  InvariableError,
   PersistenceError,
+  ProcessingError,
   StorageAccessError,
+  UnpreviewableError,
+  UnrepresentableError,
+  type ProcessingFailure,
 } from './core/errors.ts';

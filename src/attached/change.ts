@@ -73,9 +73,10 @@ export class AttachChange {
     }
   }
 
-  /** After commit: replaced blobs are purged now or later, per `dependent`. Never throws: failures become events. */
+  /** After commit: replaced blobs are purged now or later, per `dependent`; attached blobs are analyzed and preprocessed through the queue. Never throws: failures become events. */
   async afterCommit(): Promise<void> {
     await disposeDetached(this.rt, this.dependent, this.detached);
+    if (this.target.ref) await this.rt.representations.attached(this.target.attachment, this.blobs);
   }
 
   /**

@@ -112,7 +112,7 @@ export class UnrepresentableError extends AttacheError {
 }
 
 /** Why a file could not be analyzed or transformed. */
-export type ProcessingFailure = 'unreadable' | 'too_many_pixels' | 'tool_missing' | 'tool_failed' | 'timeout' | 'output_too_large';
+export type ProcessingFailure = 'unreadable' | 'too_many_pixels' | 'transform_failed' | 'tool_missing' | 'tool_failed' | 'timeout' | 'output_too_large';
 
 /** An image, PDF or video could not be processed: unreadable or truncated, a decompression bomb, an external tool missing, failing or too slow. */
 export class ProcessingError extends AttacheError {

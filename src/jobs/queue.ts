@@ -39,7 +39,7 @@ export type AttacheJob = PurgeJob | AnalyzeJob | PreprocessJob | MirrorJob | Del
  * implements `enqueue` and calls `attache.perform(job)` in its worker.
  */
 export interface JobQueue {
-  enqueue(job: PurgeJob): void | Promise<void>;
+  enqueue(job: AttacheJob): void | Promise<void>;
 }
 
 /** The default queue: runs jobs in this process, after the current tick. `drain()` waits for them. */
@@ -47,11 +47,11 @@ export class InProcessQueue implements JobQueue {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(
-    private readonly perform: (job: PurgeJob) => Promise<void>,
-    private readonly onError: (error: unknown, job: PurgeJob) => void = (error) => console.error('[attache] background job failed', error),
+    private readonly perform: (job: AttacheJob) => Promise<void>,
+    private readonly onError: (error: unknown, job: AttacheJob) => void = (error) => console.error('[attache] background job failed', error),
   ) {}
 
-  enqueue(job: PurgeJob): void {
+  enqueue(job: AttacheJob): void {
     const run = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.perform(job))
       .catch((error: unknown) => this.onError(error, job))
