@@ -83,9 +83,12 @@ export async function makeVideo(options: { seconds?: number; audio?: boolean; ro
   try {
     const seconds = String(options.seconds ?? 1);
     const audio = options.audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-c:a', 'aac'] : [];
-    const rotate = options.rotate !== undefined ? ['-metadata:s:v:0', `rotate=${options.rotate}`] : [];
-    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', ...audio, '-t', seconds, '-c:v', 'mpeg4', '-pix_fmt', 'yuv420p', ...rotate, '-y', out], { stdio: 'ignore' });
-    return await readFile(out);
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', ...audio, '-t', seconds, '-c:v', 'mpeg4', '-pix_fmt', 'yuv420p', '-y', out], { stdio: 'ignore' });
+    if (options.rotate === undefined) return await readFile(out);
+    // ffmpeg 5 writes the rotation (a display matrix) only when the stream is copied.
+    const turned = path.join(dir, 'turned.mp4');
+    execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-i', out, '-c', 'copy', '-metadata:s:v:0', `rotate=${options.rotate}`, '-y', turned], { stdio: 'ignore' });
+    return await readFile(turned);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
