@@ -52,13 +52,13 @@ export class GenerateOnce {
   private async underLock<T>(key: string, work: () => Promise<T>): Promise<{ locked: true; value: T } | { locked: false }> {
     const runner = this.rt.dataSource.createQueryRunner();
     try {
-      await database('lock an image being made', async () => {
+      const locked = await database('lock an image being made', async () => {
         await runner.connect();
         await runner.startTransaction();
+        const [row] = (await runner.query('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', [key])) as Array<{ locked?: boolean }>;
+        return row?.locked === true;
       });
-      const [row] = (await database('lock an image being made', () => runner.query('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', [key]))) as Array<{ locked: boolean }>;
-      if (!row?.locked) return { locked: false };
-      return { locked: true, value: await work() };
+      return locked ? { locked: true, value: await work() } : { locked: false };
     } finally {
       // Ending the transaction releases the lock; a dead connection released it on the server already.
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

@@ -24,17 +24,20 @@ export interface TransformedImage {
 type Step = [name: keyof Transformations, argument: unknown];
 const ENCODER_OPTIONS = new Set<string>(['quality', 'strip', 'saver']);
 
+/** Originals up to this size are transformed from memory; larger ones from a verified temporary file. */
+export const IN_MEMORY_ORIGINAL = 16 * 1024 * 1024;
+
 /**
- * Applies a variation to the image file at `file` with sharp: EXIF orientation first (as Rails'
+ * Applies a variation to an image (a file path, or its bytes) with sharp: EXIF orientation first (as Rails'
  * processors do), then each transformation in the declared order, then the encoder. EXIF and XMP
  * are never copied to the output. One transformation runs as one pipeline; several run one
  * after another through raw pixels, so their order holds. Throws ProcessingError (unreadable,
  * too_many_pixels, transform_failed, timeout) with sharp's error as the cause.
  */
-export async function transformImage(file: string, variation: Variation, limits: ImageLimits): Promise<TransformedImage> {
+export async function transformImage(input: string | Buffer, variation: Variation, limits: ImageLimits): Promise<TransformedImage> {
   const steps = (Object.entries(variation.transformations) as Step[]).filter(([name]) => !ENCODER_OPTIONS.has(name));
   try {
-    let image = await openImage(file, { limitInputPixels: limits.maxInputPixels, autoOrient: true, failOn: 'warning' });
+    let image = await openImage(input, { limitInputPixels: limits.maxInputPixels, autoOrient: true, failOn: 'warning' });
     for (const [index, step] of steps.entries()) {
       image = await apply(image, step);
       if (index < steps.length - 1) image = await rawStage(image, limits);

@@ -87,7 +87,10 @@ function newFile(original: Blob, image: ImageFile): NewFile {
 
 /** Whether the error, or an error it wraps, has the SQLSTATE `code`. */
 function causedBy(error: unknown, code: string): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) if (errorCode(e) === code || errorCode((e as { driverError?: unknown }).driverError) === code) return true;
+  let e: unknown = error;
+  for (let depth = 0; e && depth < 8; depth++, e = (e as { cause?: unknown }).cause) {
+    if (errorCode(e) === code || errorCode((e as { driverError?: unknown }).driverError) === code) return true;
+  }
   return false;
 }
 

@@ -1,11 +1,11 @@
 import { ProcessingError, UnpreviewableError } from '../core/errors.ts';
 import type { Blob } from '../records/Blob.ts';
-import { openAsFile } from '../records/blob-io.ts';
+import { downloadVerified, openAsFile } from '../records/blob-io.ts';
 import { database } from '../records/database.ts';
 import type { AttacheRuntime } from '../records/runtime.ts';
 import type { BlobFacts, ProcessingContext } from './analyzer.ts';
 import type { GenerateOnce } from './generate-once.ts';
-import { processingError, transformImage } from './image-processor.ts';
+import { IN_MEMORY_ORIGINAL, processingError, transformImage } from './image-processor.ts';
 import { previewImage, variantImage } from './image-records.ts';
 import { storePreviewImage, storeVariantImage } from './image-store.ts';
 import { knownPreview, knownVariant, rememberPreview, rememberVariant } from './preload.ts';
@@ -32,7 +32,9 @@ export class ImageMaker {
     if (cached) return cached;
     const find = this.finder(cached === null, () => variantImage(this.rt.dataSource.manager, blob.id, digest));
     const image = await this.once.once(`attache:variant:${blob.id}:${digest}`, find, async () => {
-      const made = await openAsFile(this.rt, blob, (file) => transformImage(file, variation, this.context.limits));
+      // A small original is read into memory (a temporary file costs more than its bytes); every read is checked against its MD5.
+      const transform = (input: string | Buffer) => transformImage(input, variation, this.context.limits);
+      const made = blob.byteSize <= IN_MEMORY_ORIGINAL ? await transform(await downloadVerified(this.rt, blob)) : await openAsFile(this.rt, blob, transform);
       const facts = { width: made.width, height: made.height };
       const stored = await storeVariantImage(this.rt, blob, digest, { data: made.data, contentType: made.contentType, metadata: facts, extension: variation.formatName });
       return stored ?? (await this.mustFind(find));

@@ -80,3 +80,26 @@ describe('storing a variant against other writers (the unique index is the last 
     expect((await orphanFiles()).filter((key) => key !== blob.key)).toEqual([]);
   });
 });
+
+describe('a schema whose record_id is uuid (the migration\'s uuid option)', () => {
+  it('refuses variants with a ConfigurationError and leaves nothing behind; purging still works', async () => {
+    const { openAttache } = await import('../support/attache.ts');
+    const { Project } = await import('../support/entities.ts');
+    const f = await openAttache({ recordIdType: 'uuid' });
+    try {
+      const projects = f.db.dataSource.getRepository(Project);
+      const project = await projects.save(projects.create({ id: crypto.randomUUID(), title: 'P' }));
+      await project.logo.attach({ io: await makeImage(50, 50, 'png'), filename: 'logo.png' });
+      await f.attache.drain();
+      const before = await filesUnder(f.local);
+      await expect(project.logo.variant({ resizeToLimit: [10, 10] }).processed()).rejects.toMatchObject({ code: 'E_CONFIGURATION' });
+      await f.attache.drain();
+      expect(await f.db.dataSource.getRepository(VariantRecord).count()).toBe(0);
+      expect(await filesUnder(f.local)).toEqual(before);
+      await project.logo.purge();
+      expect(await filesUnder(f.local)).toEqual([]);
+    } finally {
+      await f.close();
+    }
+  });
+});

@@ -5,14 +5,17 @@ import {
   Attachment,
   Blob,
   hasOneAttached,
+  InvalidSignatureError,
   InvariableError,
   ProcessingError,
+  type PreprocessFailed,
   VariantRecord,
   type AnalysisSkipped,
   type AttachedOne,
 } from '../../src/index.ts';
 import { filesUnder } from '../support/storage.ts';
 import { imageInfo, makeImage, makeJpegWithExif, makePdf, makePixelBomb, makeRotatedJpeg, truncate } from '../support/media.ts';
+import { Variation } from '../../src/representations/variation.ts';
 import { countQueries, Member, openGallery, type Gallery } from './fixture.ts';
 
 let g: Gallery;
@@ -144,6 +147,34 @@ describe('variants', () => {
     const squares = await member.photos.variants('square');
     const sizes = await Promise.all(squares.map(async (v) => imageInfo(await v.download())));
     expect(sizes.map((s) => [s.width, s.height])).toEqual([[64, 64], [64, 64]]);
+  });
+});
+
+describe('made once, and preprocessed through signed jobs', () => {
+  it('five concurrent requests in one process share one making: one record, one image', async () => {
+    const member = await attachAvatar(await makeImage(900, 600, 'png'), 'five.png');
+    const before = await rows(VariantRecord);
+    const images = await Promise.all(Array.from({ length: 5 }, () => member.avatar.variant({ resizeToLimit: [64, 64] }).image()));
+    expect(new Set(images.map((image) => image.id)).size).toBe(1);
+    expect(await rows(VariantRecord)).toBe(before + 1);
+  });
+
+  it('a preprocessed variant that cannot be made emits preprocess:failed and is not retried', async () => {
+    const failed: PreprocessFailed[] = [];
+    g.attache.on('preprocess:failed', (event) => failed.push(event));
+    const member = await attachAvatar(truncate(await makeImage(400, 300, 'jpeg')), 'cut.jpg');
+    expect(failed.map((event) => [event.blobId, event.reason])).toEqual([[(await member.avatar.blob())!.id, 'unreadable']]);
+  });
+
+  it('a preprocess job whose variation is forged, or signed for another blob, is refused', async () => {
+    const member = await attachAvatar(await makeImage(100, 100, 'png'), 'job.png');
+    const blob = (await member.avatar.blob())!;
+    const forged = { type: 'preprocess' as const, blobId: blob.id, variation: Buffer.from(JSON.stringify({ b: blob.id, t: { resizeToLimit: [9, 9] } })).toString('base64url') };
+    await expect(g.attache.perform(forged)).rejects.toBeInstanceOf(InvalidSignatureError);
+    const elsewhere = Variation.of({ resizeToLimit: [9, 9] }).sign(g.attache.verifier, String(Number(blob.id) + 1));
+    await expect(g.attache.perform({ type: 'preprocess', blobId: blob.id, variation: elsewhere })).rejects.toBeInstanceOf(InvalidSignatureError);
+    await g.attache.perform({ type: 'preprocess', blobId: blob.id, variation: Variation.of({ resizeToLimit: [9, 9] }).sign(g.attache.verifier, blob.id) });
+    expect(await blob.variant({ resizeToLimit: [9, 9] }).isProcessed()).toBe(true);
   });
 });
 
