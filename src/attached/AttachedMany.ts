@@ -38,6 +38,12 @@ export class AttachedMany extends Attached {
     return (await this.blobs()).map((blob) => blob.variant(transformations));
   }
 
+  /** One preview per attached PDF or video, oldest first. Throws UnpreviewableError. */
+  async previews(variant: string | Transformations): Promise<Representation[]> {
+    const transformations = this.transformationsOf(variant);
+    return (await this.blobs()).map((blob) => blob.preview(transformations));
+  }
+
   /** One representation per attached file, oldest first: a preview where previewable, else a variant. Throws UnrepresentableError. */
   async representations(variant: string | Transformations): Promise<Representation[]> {
     const transformations = this.transformationsOf(variant);

@@ -57,8 +57,8 @@ export interface RepresentationEvents {
 export class Representations implements RepresentationPort, RepresentationKit {
   readonly maker: ImageMaker;
   readonly context: ProcessingContext;
-  readonly analyzers: readonly Analyzer[];
-  readonly previewers: readonly Previewer[];
+  private readonly analyzerList: Analyzer[];
+  private readonly previewerList: Previewer[];
   private readonly rails: RailsTables;
   private readonly webImageTypes: readonly string[];
 
@@ -67,12 +67,34 @@ export class Representations implements RepresentationPort, RepresentationKit {
     const timeout = positiveInteger(options.timeout ?? 30, 'timeout');
     this.context = { tools: new Tools({ paths: options.paths, timeout }), limits: { maxInputPixels, timeout } };
     const generation = { concurrency: positiveInteger(options.concurrency ?? 2, 'concurrency'), wait: positiveInteger(options.waitForOthers ?? 120, 'waitForOthers') };
-    this.analyzers = [...(options.analyzers ?? defaultAnalyzers)];
-    this.previewers = [...(options.previewers ?? defaultPreviewers)];
+    this.analyzerList = [...(options.analyzers ?? defaultAnalyzers)];
+    this.previewerList = [...(options.previewers ?? defaultPreviewers)];
     this.rails = options.rails ?? '6.1';
     if (this.rails !== '6.1' && this.rails !== '7.1') throw new ArgumentError("representations.rails must be '6.1' or '7.1'.");
     this.webImageTypes = [...(options.webImageContentTypes ?? RAILS_WEB_IMAGE_CONTENT_TYPES)];
     this.maker = new ImageMaker(rt, this.context, new GenerateOnce(rt, generation), (blob) => this.previewerFor(blob));
+  }
+
+  /** The analyzers, in the order they are asked. */
+  get analyzers(): readonly Analyzer[] {
+    return this.analyzerList;
+  }
+
+  /** The previewers, in the order they are asked. */
+  get previewers(): readonly Previewer[] {
+    return this.previewerList;
+  }
+
+  /** Adds an analyzer before the others (so it wins for the blobs it accepts). Returns this. */
+  registerAnalyzer(analyzer: Analyzer): this {
+    this.analyzerList.unshift(analyzer);
+    return this;
+  }
+
+  /** Adds a previewer before the others. Returns this. */
+  registerPreviewer(previewer: Previewer): this {
+    this.previewerList.unshift(previewer);
+    return this;
   }
 
   variant(blob: Blob, transformations: Transformations | Variation): Representation {

@@ -64,6 +64,21 @@ describe('analysis after attach', () => {
   });
 });
 
+describe('pluggable analyzers', () => {
+  it('runs a registered analyzer first, keeps its result to JSON values and never lets it set attache\'s flags', async () => {
+    const { readFile } = await import('node:fs/promises');
+    g.attache.representations.registerAnalyzer({
+      name: 'lines',
+      accept: (blob) => blob.contentType === 'text/plain',
+      metadata: async (file) => ({ lines: (await readFile(file, 'utf8')).split('\n').length, identified: false, encryption: 'forged', when: new Date() }),
+    });
+    const member = await g.newMember();
+    await member.report.attach({ io: Buffer.from('a\nb\nc'), filename: 'notes.txt' });
+    await g.attache.drain();
+    expect((await member.report.blob())!.metadata).toEqual({ identified: true, analyzed: true, lines: 3 });
+  });
+});
+
 describe('variants', () => {
   it('makes a named variant once: a variant record, its image blob attached as "image", the bytes', async () => {
     const member = await attachAvatar(await makeImage(640, 480, 'png'), 'ada.png');
