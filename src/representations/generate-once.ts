@@ -17,7 +17,8 @@ export interface GenerationLimits {
  * - across processes, the maker holds the transaction-scoped advisory lock `key` (released by
  *   its COMMIT, its ROLLBACK, or its connection dying with it), and the others poll without
  *   holding a connection until the image is found or the lock is theirs;
- * - the store itself is upload-then-rows with the unique index as the last word (see image-store.ts).
+ * - the store itself is upload-then-rows with the unique index as the last word (see image-store.ts),
+ *   so a lock lost early (a server's idle_in_transaction_session_timeout) costs duplicate work only.
  */
 export class GenerateOnce {
   private readonly running = new Map<string, Promise<unknown>>();

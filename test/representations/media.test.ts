@@ -1,4 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProcessingContext } from '../../src/representations/analyzer.ts';
+import { videoAnalyzer } from '../../src/representations/media-analyzers.ts';
+import { videoPreviewer } from '../../src/representations/previewers.ts';
 import { Attachment, Blob, UnpreviewableError, UnrepresentableError, VariantRecord, type AnalysisSkipped } from '../../src/index.ts';
 import { imageInfo, makeAudio, makeImage, makePdf, makeVideo, toolsMissing } from '../support/media.ts';
 import { filesUnder } from '../support/storage.ts';
@@ -98,6 +107,32 @@ describe.skipIf(toolsMissing('ffprobe', 'ffmpeg'))('videos and audio (ffmpeg)', 
     const image = await video.preview({ resizeToLimit: [160, 160] }).image();
     expect(await imageInfo(await image.download())).toMatchObject({ width: 160, height: 120, format: 'jpeg' });
     expect(image.filename).toBe('clip.jpg');
+  });
+
+  it('never lets ffprobe or ffmpeg follow a playlist to another file or a URL (allowed demuxers, file protocol only)', async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'attache-hls-'));
+    try {
+      // Without the allowlists, ffprobe reads this "video" as an HLS playlist and reports the streams of the other file it names.
+      const segment = path.join(dir, 'secret.ts');
+      execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-t', '1', '-c:v', 'mpeg2video', '-f', 'mpegts', '-y', segment]);
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/segment.ts`;
+      const playlist = path.join(dir, 'clip.mp4');
+      await writeFile(playlist, `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n${segment}\n#EXTINF:1,\n${url}\n#EXT-X-ENDLIST\n`);
+      const context = (g.attache.representations as unknown as { context: ProcessingContext }).context;
+      const facts = { contentType: 'video/mp4', filename: 'clip.mp4', byteSize: 0 };
+      await expect(videoAnalyzer.metadata(playlist, facts, context)).rejects.toMatchObject({ code: 'E_PROCESSING', reason: 'tool_failed' });
+      await expect(videoPreviewer.preview(playlist, facts, context)).rejects.toMatchObject({ code: 'E_PROCESSING', reason: 'tool_failed' });
+      expect(requests).toBe(0);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to preview audio, and to represent it', async () => {
