@@ -12,7 +12,7 @@ import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
-import { withAttached } from './attached/with-attached.ts';
+import { withAttached, type WithAttachedOptions } from './attached/with-attached.ts';
 import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
@@ -21,6 +21,8 @@ import type { AttacheJob, EnqueueOptions, JobAttempt, JobQueue, JobWorker } from
 import type { JobContext } from './jobs/dispatch.ts';
 import { Jobs } from './jobs/jobs.ts';
 import { mirrorBlob } from './records/mirror.ts';
+import { Representations, type RepresentationOptions } from './representations/representations.ts';
+import { performAnalyze, performPreprocess } from './representations/jobs.ts';
 import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
 import { AttacheSubscriber } from './attached/subscriber.ts';
 import './services/builtins.ts';
@@ -47,6 +49,8 @@ export interface AttacheOptions {
   queue?: JobQueue;
   /** Environment used for `${VAR}` / `ENV[...]` in the config and for ATTACHE_SERVICE (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Variants, previews and analysis: limits, tool paths, analyzers, previewers (see RepresentationOptions). */
+  representations?: RepresentationOptions;
 }
 
 /** The entry point: storage services from storage.yml bound to a TypeORM DataSource. */
@@ -59,6 +63,7 @@ export class Attache implements AttacheRuntime {
   readonly routes: Routes;
   readonly purger: Purger;
   readonly background: BackgroundTasks;
+  readonly representations: Representations;
   private readonly events = new AttacheEvents();
   private readonly subscriber: AttacheSubscriber;
   private readonly jobs: Jobs;
@@ -75,8 +80,14 @@ export class Attache implements AttacheRuntime {
       purgeBlob: (blobId) => this.purger.purgeById(blobId),
       mirrorBlob: (blobId) => mirrorBlob(dataSource, (name) => this.service(name), blobId),
       service: (name) => this.service(name),
+      analyzeBlob: (job) => performAnalyze(this, job),
+      preprocessBlob: (job) => performPreprocess(this, job),
     };
     this.jobs = new Jobs({ queue: options.queue, events: this.events, context, background: this.background, env });
+    this.representations = new Representations(this, options.representations ?? {}, {
+      analysisSkipped: (event) => this.events.emit('analysis:skipped', event),
+      preprocessFailed: (event) => this.events.emit('preprocess:failed', event),
+    });
     this.subscriber = new AttacheSubscriber(this);
   }
 
@@ -141,9 +152,10 @@ export class Attache implements AttacheRuntime {
 
   /**
    * Loads the named attachments (default: all) of many records of one entity in one query;
-   * afterwards their accessors answer without querying. Returns the records.
+   * afterwards their accessors answer without querying. With `{ variants: true }` last, their
+   * stored variants and previews too, in three more queries. Returns the records.
    */
-  withAttached<T extends object>(records: readonly T[], ...names: string[]): Promise<readonly T[]> {
+  withAttached<T extends object>(records: readonly T[], ...names: Array<string | WithAttachedOptions>): Promise<readonly T[]> {
     return withAttached(this, records, names);
   }
 

@@ -7,7 +7,7 @@ export type { AttachmentOptions, Dependent } from './attached/definitions.ts';
 export { fromPath, LocalFile, type AttachInput, type AttachIo, type LocalFileOptions } from './attached/input.ts';
 export type { AttachOptions } from './attached/prepare.ts';
 export type { SweepOptions, SweepReport } from './records/sweep.ts';
-export type { AttacheEventMap, AttacheEventName, BackgroundFailure } from './core/events.ts';
+export type { AnalysisSkipped, AttacheEventMap, AttacheEventName, BackgroundFailure, PreprocessFailed } from './core/events.ts';
 export type {
   AnalyzeJob,
   AttacheJob,
@@ -26,6 +26,14 @@ export type {
 export type { JobCompleted, JobFailed, JobStarted } from './jobs/events.ts';
 export { InProcessQueue } from './jobs/in-process.ts';
 export { runWorker, type RunWorkerOptions } from './jobs/run-worker.ts';
+export type { WithAttachedOptions } from './attached/with-attached.ts';
+export type { Representation } from './records/runtime.ts';
+export { defaultAnalyzers, defaultPreviewers, type RepresentationOptions } from './representations/representations.ts';
+export type { NamedVariant, Size, FillCrop, Transformations } from './representations/transformations.ts';
+export type { OutputFormat } from './representations/formats.ts';
+export type { Analyzer, BlobFacts, ProcessingContext } from './representations/analyzer.ts';
+export type { Previewer, PreviewImage } from './representations/previewers.ts';
+export type { Tools, ToolName, ToolOutput } from './representations/tools.ts';
 export {
   globalAdapters as adapters,
   type AdapterDefinition,
@@ -70,6 +78,11 @@ export {
   IntegrityError,
   InvalidKeyError,
   InvalidSignatureError,
+  InvariableError,
   PersistenceError,
+  ProcessingError,
   StorageAccessError,
+  UnpreviewableError,
+  UnrepresentableError,
+  type ProcessingFailure,
 } from './core/errors.ts';

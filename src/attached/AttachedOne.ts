@@ -7,6 +7,9 @@ import { downloadVerified, streamLater } from '../records/blob-io.ts';
 import type { BlobUrlOptions } from '../records/blob-urls.ts';
 import type { AttachInput } from './input.ts';
 import type { AttachOptions } from './prepare.ts';
+import type { Representation } from '../records/runtime.ts';
+import type { Transformations } from '../representations/transformations.ts';
+import { namedVariant } from './definitions.ts';
 
 /** The accessor behind `@hasOneAttached()`: `await user.avatar.attach(file)`. */
 export class AttachedOne extends Attached {
@@ -42,6 +45,30 @@ export class AttachedOne extends Attached {
   /** The attached blob's signed id (see Blob#signedId). FileNotFoundError when nothing is attached. */
   async signedId(options?: { expiresIn?: number }): Promise<string> {
     return (await this.requireBlob()).signedId(options);
+  }
+
+  /**
+   * A variant of the attached image: a named one (`variant('thumb')`, declared with `variants`)
+   * or `variant({ resizeToLimit: [50, 50] })`. Answers at once; the blob is loaded on first use.
+   * Throws ArgumentError (an unknown name, a transformation outside the allowlist) now, and
+   * InvariableError / FileNotFoundError when it is used.
+   */
+  variant(variant: string | Transformations): Representation {
+    return this.runtime().representations.later('variant', () => this.requireBlob(), this.transformationsOf(variant));
+  }
+
+  /** A preview of the attached PDF or video (first page, a frame), transformed. See variant(). */
+  preview(variant: string | Transformations): Representation {
+    return this.runtime().representations.later('preview', () => this.requireBlob(), this.transformationsOf(variant));
+  }
+
+  /** A preview when the attached file is previewable, else a variant. See variant(). */
+  representation(variant: string | Transformations): Representation {
+    return this.runtime().representations.later('representation', () => this.requireBlob(), this.transformationsOf(variant));
+  }
+
+  private transformationsOf(variant: string | Transformations): Transformations {
+    return typeof variant === 'string' ? namedVariant(this.definition, variant).transformations : variant;
   }
 
   private async requireBlob(): Promise<Blob> {

@@ -78,6 +78,7 @@ export class AttachChange {
       for (const prepared of this.prepared) await writeBlob(manager, prepared);
       if (ref) await this.insertAttachments(manager);
       if (ref) this.mirrorLater();
+      if (ref) for (const job of this.rt.representations.jobsAfterAttach(this.target.attachment, this.blobs)) this.later(job);
       await this.enqueueJobs(manager); // last: every job asked for with later() joins this transaction
     } catch (error) {
       if (errorCode(error) === FOREIGN_KEY_VIOLATION) throw new FileNotFoundError('A blob being attached was purged meanwhile: nothing was attached.', { cause: error });

@@ -1,6 +1,7 @@
 import { ArgumentError } from '../core/errors.ts';
 import type { AttacheRuntime } from '../records/runtime.ts';
 import type { StorageService } from '../services/Service.ts';
+import { validateNamedVariant, type NamedVariant, type Transformations } from '../representations/transformations.ts';
 
 export type Dependent = 'purge' | 'purge_later' | false;
 
@@ -13,6 +14,14 @@ export interface AttachmentOptions<R = any> {
   maxByteSize?: number;
   /** Accepted content types (exact `type/subtype`, or `type/*`). */
   contentTypes?: readonly string[];
+  /** Named variants: `{ thumb: { resizeToLimit: [100, 100] }, card: { resizeToFill: [400, 300], preprocessed: true } }`; checked against the allowlist when the class is declared. */
+  variants?: Readonly<Record<string, NamedVariant>>;
+}
+
+/** A named variant as declared: its checked transformations, and whether it is made right after attach. */
+export interface DeclaredVariant {
+  readonly transformations: Transformations;
+  readonly preprocessed: boolean;
 }
 
 export interface AttachmentDefinition extends AttachmentOptions<object> {
@@ -20,6 +29,7 @@ export interface AttachmentDefinition extends AttachmentOptions<object> {
   readonly kind: 'one' | 'many';
   readonly dependent: Dependent;
   readonly target: Function;
+  readonly namedVariants: ReadonlyMap<string, DeclaredVariant>;
 }
 
 const DEFINITIONS = new Map<Function, Map<string, AttachmentDefinition>>();
@@ -33,11 +43,27 @@ export function defineAttachment(target: Function, name: string, kind: 'one' | '
   if (options.maxByteSize !== undefined && !(Number.isSafeInteger(options.maxByteSize) && options.maxByteSize >= 0)) {
     throw new ArgumentError(`${target.name}.${name}: maxByteSize must be a non-negative integer.`);
   }
-  const definition: AttachmentDefinition = { ...options, name, kind, dependent, target };
+  const definition: AttachmentDefinition = { ...options, name, kind, dependent, target, namedVariants: declaredVariants(target, name, options.variants) };
   const own = DEFINITIONS.get(target) ?? new Map<string, AttachmentDefinition>();
   own.set(name, definition);
   DEFINITIONS.set(target, own);
   return definition;
+}
+
+function declaredVariants(target: Function, name: string, variants: unknown): ReadonlyMap<string, DeclaredVariant> {
+  if (variants === undefined) return new Map();
+  if (variants === null || typeof variants !== 'object' || Array.isArray(variants)) throw new ArgumentError(`${target.name}.${name}: variants must be an object of named variants.`);
+  return new Map(Object.entries(variants).map(([variant, declared]) => [variant, validateNamedVariant(declared, `${target.name}.${name} variant "${variant}"`)]));
+}
+
+/** The named variant `variant` of a definition. Throws ArgumentError naming the declared ones. */
+export function namedVariant(definition: AttachmentDefinition, variant: string): DeclaredVariant {
+  const found = definition.namedVariants.get(variant);
+  if (!found) {
+    const known = [...definition.namedVariants.keys()].join(', ') || '(none)';
+    throw new ArgumentError(`${definition.target.name}.${definition.name} has no variant "${variant}". Declared: ${known}.`);
+  }
+  return found;
 }
 
 /** Every attachment declared on the class or its ancestors, by name. */

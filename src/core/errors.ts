@@ -105,6 +105,32 @@ export class ArgumentError extends AttacheError {
   override readonly code = 'E_ARGUMENT';
 }
 
+/** `variant()` of a blob attache cannot transform (not a PNG, JPEG, GIF, WebP, TIFF or AVIF image): Rails' InvariableError. */
+export class InvariableError extends AttacheError {
+  override readonly code = 'E_INVARIABLE';
+}
+
+/** `preview()` of a blob no previewer accepts (not a PDF or video, or its tool is not installed): Rails' UnpreviewableError. */
+export class UnpreviewableError extends AttacheError {
+  override readonly code = 'E_UNPREVIEWABLE';
+}
+
+/** `representation()` of a blob that is neither variable nor previewable: Rails' UnrepresentableError. */
+export class UnrepresentableError extends AttacheError {
+  override readonly code = 'E_UNREPRESENTABLE';
+}
+
+/** Why a file could not be analyzed or transformed. */
+export type ProcessingFailure = 'unreadable' | 'too_many_pixels' | 'transform_failed' | 'tool_missing' | 'tool_failed' | 'timeout' | 'output_too_large';
+
+/** An image, PDF or video could not be processed: unreadable or truncated, a decompression bomb, an external tool missing, failing or too slow. */
+export class ProcessingError extends AttacheError {
+  override readonly code = 'E_PROCESSING';
+  constructor(readonly reason: ProcessingFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 function list(names: readonly string[]): string {
   return names.length ? names.map((n) => `"${n}"`).join(', ') : '(none)';
 }

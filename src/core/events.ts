@@ -1,11 +1,27 @@
 import { EventEmitter } from 'node:events';
-import type { AttacheError } from './errors.ts';
+import type { AttacheError, ProcessingError, ProcessingFailure } from './errors.ts';
 
 /** Work attache could not finish in the background; the sweeper reclaims what it left. */
 export interface BackgroundFailure {
   /** What was being done, e.g. "remove the objects of a failed attach". */
   action: string;
   error: AttacheError;
+}
+
+/** A blob marked analyzed with nothing extracted: its analyzer's tool is missing, or the file cannot be read. */
+export interface AnalysisSkipped {
+  blobId: string;
+  /** The analyzer that accepted the blob (`image`, `video`, `audio`, `pdf`, or yours). */
+  analyzer: string;
+  reason: ProcessingFailure;
+  error: ProcessingError;
+}
+
+/** A preprocessed variant that could not be made after attach (the file cannot be processed). */
+export interface PreprocessFailed {
+  blobId: string;
+  reason: ProcessingFailure;
+  error: ProcessingError;
 }
 
 /**
@@ -15,6 +31,10 @@ export interface BackgroundFailure {
 export interface AttacheEventMap {
   /** Cleanup after a failure, or work after a commit (purging a replaced blob), did not complete. */
   'background:failed': [BackgroundFailure];
+  /** A blob was analyzed without result (see AnalysisSkipped); it is marked analyzed all the same. */
+  'analysis:skipped': [AnalysisSkipped];
+  /** A preprocessed variant could not be made (see PreprocessFailed); it is not retried. */
+  'preprocess:failed': [PreprocessFailed];
 }
 
 export type AttacheEventName = keyof AttacheEventMap;

@@ -26,6 +26,11 @@ export async function blobProxy(ctx: RouteContext, req: CoreRequest, signedId: s
   if (refused) return refused;
   const blob = await authorizedBlob(ctx, req, signedId);
   if (!blob) return forbidden();
+  return proxyBlob(ctx, req, blob);
+}
+
+/** Streams a stored blob through the app with the safe served headers (the proxy routes of blobs and representations). */
+export async function proxyBlob(ctx: RouteContext, req: CoreRequest, blob: Blob): Promise<CoreResponse> {
   const service = ctx.rt.service(blob.serviceName);
   const served = servedHeaders({ contentType: blob.contentType, disposition: requestedDisposition(req) ?? 'inline', filename: blob.filename });
   return sendFile(req, {
@@ -41,13 +46,13 @@ export async function blobProxy(ctx: RouteContext, req: CoreRequest, signedId: s
  * The blob of a valid signed id when `authorize` allows it, or null (403). A bad, expired or
  * wrong-purpose id, or a blob that is gone, throws (InvalidSignatureError / FileNotFoundError → 404).
  */
-async function authorizedBlob(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<Blob | null> {
+export async function authorizedBlob(ctx: RouteContext, req: CoreRequest, signedId: string): Promise<Blob | null> {
   const { blob } = await findSignedBlob(ctx.rt, signedId, ['blob_url']);
   if (ctx.authorize && (await ctx.authorize(req.raw, blob)) !== true) return null;
   return blob;
 }
 
 /** `?disposition=attachment` may only make a response safer; anything else keeps the default. */
-function requestedDisposition(req: CoreRequest): Disposition | undefined {
+export function requestedDisposition(req: CoreRequest): Disposition | undefined {
   return req.query.get('disposition') === 'attachment' ? 'attachment' : undefined;
 }

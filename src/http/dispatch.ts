@@ -2,6 +2,7 @@ import { blobProxy, blobRedirect } from './blob-routes.ts';
 import { errorReporter, internalError, isNotFound, notFound, routeContext, type CoreRequest, type CoreResponse, type HandlerOptions, type RouteContext, type HttpRuntime } from './core.ts';
 import { diskDownload, diskUpload } from './disk-routes.ts';
 import { directUploadComplete, directUploadCreate } from './direct-upload-routes.ts';
+import { representationProxy, representationRedirect } from './representation-routes.ts';
 import type { Route } from './routes.ts';
 
 /** Answers one request, or resolves to null when the path is not under attache's mount. */
@@ -39,6 +40,10 @@ function answer(ctx: RouteContext, req: CoreRequest, route: Route): Promise<Core
       return blobRedirect(ctx, req, route.signedId);
     case 'proxy':
       return blobProxy(ctx, req, route.signedId);
+    case 'representation_redirect':
+      return representationRedirect(ctx, req, route);
+    case 'representation_proxy':
+      return representationProxy(ctx, req, route);
     case 'direct_uploads':
       return directUploadCreate(ctx, req, ctx.authorizeDirectUpload);
     case 'direct_upload_complete':

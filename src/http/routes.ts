@@ -33,6 +33,7 @@ export interface RoutesOptions {
 export type Route =
   | { kind: 'disk'; token: string; filename?: string }
   | { kind: 'redirect' | 'proxy'; signedId: string; filename: string }
+  | { kind: 'representation_redirect' | 'representation_proxy'; signedId: string; variationKey: string; filename: string }
   | { kind: 'direct_uploads' }
   | { kind: 'direct_upload_complete'; token: string };
 
@@ -75,6 +76,11 @@ export class Routes implements AppUrls {
     return `${this.baseUrl}${this.mount}/blobs/proxy/${signedId}/${encodeURIComponent(sanitizeFilename(filename))}`;
   }
 
+  /** Rails' representation routes: `{mount}/representations/{redirect|proxy}/:signedBlobId/:variationKey/:filename`. */
+  representation(via: 'redirect' | 'proxy', signedId: string, variationKey: string, filename: string): string {
+    return `${this.baseUrl}${this.mount}/representations/${via}/${signedId}/${variationKey}/${encodeURIComponent(sanitizeFilename(filename))}`;
+  }
+
   /** Where the client POSTs to complete a multipart direct upload (the token names the blob and upload). */
   directUploadComplete(claims: DirectUploadCompleteClaims, expiresIn: number): string {
     return `${this.baseUrl}${this.mount}/direct_uploads/complete/${this.verifier.sign(claims, 'direct_upload_complete', expiresIn)}`;
@@ -89,8 +95,12 @@ export class Routes implements AppUrls {
   parse(pathname: string): Route | null {
     if (!pathname.startsWith(`${this.mount}/`)) return null;
     const parts = pathname.slice(this.mount.length + 1).split('/');
-    const [first, second, third, fourth, ...rest] = parts;
+    const [first, second, third, fourth, fifth, ...rest] = parts;
     if (rest.length > 0) return null;
+    if (first === 'representations' && (second === 'redirect' || second === 'proxy') && third && fourth && fifth) {
+      return { kind: `representation_${second}`, signedId: third, variationKey: fourth, filename: fifth };
+    }
+    if (fifth !== undefined) return null;
     if (first === 'direct_uploads' && second === undefined) return { kind: 'direct_uploads' };
     if (first === 'direct_uploads' && second === 'complete' && third && fourth === undefined) return { kind: 'direct_upload_complete', token: third };
     if (first === 'disk' && second && fourth === undefined) return { kind: 'disk', token: second, filename: third };

@@ -1,6 +1,6 @@
-import { ArgumentError, AttacheError } from '../core/errors.ts';
+import { ArgumentError } from '../core/errors.ts';
 import type { StorageService } from '../services/Service.ts';
-import type { AttacheJob } from './queue.ts';
+import type { AnalyzeJob, AttacheJob, PreprocessJob } from './queue.ts';
 
 /** What job handlers need from an initialized Attache (implemented there; the jobs layer never imports records). */
 export interface JobContext {
@@ -8,15 +8,15 @@ export interface JobContext {
   purgeBlob(blobId: string): Promise<void>;
   /** Copies a blob from its Mirror service's primary to each mirror lacking it, verified; else a no-op. */
   mirrorBlob(blobId: string): Promise<void>;
+  /** Analyzes a blob (width, height, duration, …) unless it is analyzed already; a blob gone is a no-op. */
+  analyzeBlob(job: AnalyzeJob): Promise<void>;
+  /** Makes one preprocessed variant of a blob unless it exists; a forged variation is refused. */
+  preprocessBlob(job: PreprocessJob): Promise<void>;
   /** The named service. Throws ConfigurationError. */
   service(name: string): StorageService;
 }
 
 type Handlers = { [T in AttacheJob['type']]: (job: Extract<AttacheJob, { type: T }>, context: JobContext) => Promise<void> };
-
-const notBuiltIn = async (job: AttacheJob): Promise<void> => {
-  throw new AttacheError(`Cannot run the ${job.type} job: not available: representations are not built in.`);
-};
 
 /**
  * Invariant: every job attache runs goes through this one table, keyed by the job's type. Each
@@ -27,9 +27,8 @@ const handlers: Handlers = {
   purge: (job, context) => context.purgeBlob(job.blobId),
   mirror: (job, context) => context.mirrorBlob(job.blobId),
   delete_prefixed: (job, context) => context.service(job.service).deletePrefixed(job.prefix),
-  // Placeholders: the representations module (variants) replaces these two at merge.
-  analyze: notBuiltIn,
-  preprocess: notBuiltIn,
+  analyze: (job, context) => context.analyzeBlob(job),
+  preprocess: (job, context) => context.preprocessBlob(job),
 };
 
 /** Runs one job. Throws ArgumentError for a value that is not an AttacheJob, else what its handler throws. */

@@ -4,6 +4,8 @@ import { BeforeInsert, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn 
 import type { Attachment } from './Attachment.ts';
 import { blobMethods } from './blob-methods.ts';
 import type { BlobUrlOptions } from './blob-urls.ts';
+import type { Representation } from './runtime.ts';
+import type { Transformations } from '../representations/transformations.ts';
 import { bigintNumber, jsonText, utcTimestamp } from './json-text.ts';
 
 /** A stored file: Rails' `active_storage_blobs` row. */
@@ -82,6 +84,36 @@ export class Blob {
   /** Enqueues the purge on the job queue. */
   purgeLater(): Promise<void> {
     return blobMethods.purgeLater(this);
+  }
+
+  /** A variant of this image (`await blob.variant({ resizeToLimit: [100, 100] }).url()`). Throws InvariableError, ArgumentError. */
+  variant(transformations: Transformations): Representation {
+    return blobMethods.representations(this).variant(this, transformations);
+  }
+
+  /** A preview of this PDF or video, transformed. Throws UnpreviewableError, ArgumentError. */
+  preview(transformations: Transformations): Representation {
+    return blobMethods.representations(this).preview(this, transformations);
+  }
+
+  /** A preview when this blob is previewable, else a variant. Throws UnrepresentableError, ArgumentError. */
+  representation(transformations: Transformations): Representation {
+    return blobMethods.representations(this).representation(this, transformations);
+  }
+
+  /** Whether variants of this blob can be made (an image attache decodes). */
+  variable(): boolean {
+    return blobMethods.representations(this).variable(this);
+  }
+
+  /** Whether a preview of this blob can be made (a PDF or video, with its tool installed). */
+  previewable(): boolean {
+    return blobMethods.representations(this).previewable(this);
+  }
+
+  /** Whether this blob is variable or previewable. */
+  representable(): boolean {
+    return this.variable() || this.previewable();
   }
 }
 

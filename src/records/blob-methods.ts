@@ -4,7 +4,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import { downloadVerified, openAsFile, streamLater } from './blob-io.ts';
 import { blobProxyUrl, blobRedirectUrl, blobUrl, type BlobUrlOptions } from './blob-urls.ts';
 import { signBlobId } from './signed-ids.ts';
-import { runtimeFor, type AttacheRuntime } from './runtime.ts';
+import { runtimeFor, type AttacheRuntime, type RepresentationPort } from './runtime.ts';
 
 function runtimeOf(blob: Blob): AttacheRuntime {
   const rt = runtimeFor(blob.constructor);
@@ -27,4 +27,5 @@ export const blobMethods = {
   purgeLater: async (blob: Blob): Promise<void> => {
     await runtimeOf(blob).enqueue({ type: 'purge', blobId: blob.id });
   },
+  representations: (blob: Blob): RepresentationPort => runtimeOf(blob).representations,
 };

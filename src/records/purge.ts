@@ -12,6 +12,9 @@ export type ServiceLookup = (name: string) => StorageService;
 /** Rails' record type and attachment name of a variant's image (ActiveStorage 6.1+ variant tracking). */
 export const VARIANT_RECORD_TYPE = 'ActiveStorage::VariantRecord';
 export const VARIANT_ATTACHMENT = 'image';
+/** Rails 6.1's `has_one_attached :preview_image` on ActiveStorage::Blob: a PDF's or video's preview image. */
+export const PREVIEW_RECORD_TYPE = 'ActiveStorage::Blob';
+export const PREVIEW_ATTACHMENT = 'preview_image';
 
 /**
  * Deletes blobs: rows and stored objects in one transaction. The rows are deleted first (not yet
@@ -20,6 +23,8 @@ export const VARIANT_ATTACHMENT = 'image';
  * which the next purge (or the sweeper) removes: objects are deleted idempotently.
  */
 export class Purger {
+  private uuidRecordIds: Promise<boolean> | undefined;
+
   constructor(private readonly dataSource: DataSource, private readonly serviceFor: ServiceLookup) {}
 
   /**
@@ -66,16 +71,28 @@ export class Purger {
     await service.deletePrefixed(`variants/${blob.key}/`);
   }
 
-  /** Deletes the blob's variant records and their image attachments; returns the image blobs to purge. */
+  /** Deletes the blob's variant records and the attachments of their images and of its preview image; returns those image blobs to purge. */
   private async deleteVariantRows(manager: EntityManager, blobId: string): Promise<Blob[]> {
     const records = await manager.getRepository(VariantRecord).find({ where: { blobId }, select: { id: true } });
-    if (records.length === 0) return [];
-    const attachments = await manager.getRepository(Attachment).find({
-      where: { recordType: VARIANT_RECORD_TYPE, recordId: In(records.map((r) => r.id)), name: VARIANT_ATTACHMENT },
-      relations: { blob: true },
-    });
+    // A uuid record_id column cannot hold a blob's id, so no preview can be attached there (and the lookup would fail).
+    const previews = (await this.recordIdsAreUuid(manager)) ? [] : [{ recordType: PREVIEW_RECORD_TYPE, recordId: blobId, name: PREVIEW_ATTACHMENT }];
+    const variants = records.length > 0 ? [{ recordType: VARIANT_RECORD_TYPE, recordId: In(records.map((r) => r.id)), name: VARIANT_ATTACHMENT }] : [];
+    if (previews.length + variants.length === 0) return [];
+    const attachments = await manager.getRepository(Attachment).find({ where: [...variants, ...previews], relations: { blob: true } });
     if (attachments.length > 0) await manager.getRepository(Attachment).delete({ id: In(attachments.map((a) => a.id)) });
-    await manager.getRepository(VariantRecord).delete({ id: In(records.map((r) => r.id)) });
+    if (records.length > 0) await manager.getRepository(VariantRecord).delete({ id: In(records.map((r) => r.id)) });
     return attachments.flatMap((a) => (a.blob ? [a.blob] : []));
+  }
+
+  /** Whether active_storage_attachments.record_id is uuid (the migration's uuid option); asked once. */
+  private recordIdsAreUuid(manager: EntityManager): Promise<boolean> {
+    this.uuidRecordIds ??= manager
+      .query(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'active_storage_attachments'::regclass AND attname = 'record_id'`)
+      .then((rows: Array<{ type?: string }>) => rows[0]?.type === 'uuid')
+      .catch((error: unknown) => {
+        this.uuidRecordIds = undefined;
+        throw error;
+      });
+    return this.uuidRecordIds;
   }
 }

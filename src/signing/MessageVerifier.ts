@@ -5,9 +5,10 @@ import { ArgumentError, ConfigurationError, InvalidSignatureError } from '../cor
  * What a token may be used for; a token signed for one purpose is refused for every other.
  * `blob_id`: an attachable signed id (`blob.signedId()`); `direct_upload`: the attachable id of a
  * direct upload, bound to its attachment; `blob_url`: the id inside redirect and proxy URLs,
- * which can be shown to viewers and so is never attachable.
+ * which can be shown to viewers and so is never attachable; `variation`: the transformations of a
+ * variant or preview, bound to one blob (representation URLs and preprocess jobs).
  */
-export type Purpose = 'blob_id' | 'direct_upload' | 'blob_url' | 'disk_download' | 'disk_upload' | 'direct_upload_complete';
+export type Purpose = 'blob_id' | 'direct_upload' | 'blob_url' | 'disk_download' | 'disk_upload' | 'direct_upload_complete' | 'variation';
 
 /** Longest lifetime of any signed URL or token, in seconds (7 days, as S3's presigned URLs). */
 export const MAX_EXPIRES_IN = 604_800;

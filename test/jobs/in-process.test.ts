@@ -58,12 +58,10 @@ describe('attache.perform: one dispatch table', () => {
     await expect(f.attache.enqueue(job as AttacheJob)).rejects.toBeInstanceOf(ArgumentError);
   });
 
-  it('analyze and preprocess say representations are not built in', async () => {
-    for (const job of [{ type: 'analyze', blobId: '1' }, { type: 'preprocess', blobId: '1', variation: 'v' }] as const) {
-      const error = await f.attache.perform(job).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(AttacheError);
-      expect((error as Error).message).toMatch(/not available: representations are not built in/);
-    }
+  it('analyze of a blob that is gone is a no-op, and a forged preprocess variation is refused', async () => {
+    await f.attache.perform({ type: 'analyze', blobId: '999999999' });
+    const blob = await newBlob();
+    await expect(f.attache.perform({ type: 'preprocess', blobId: blob.id, variation: 'forged' })).rejects.toBeInstanceOf(AttacheError);
   });
 
   it('reports each attempt: job:started, then job:completed or job:failed with the error', async () => {
