@@ -25,15 +25,15 @@ export interface RailsFixture {
  * An Attache in Rails mode on a fresh schema (users, projects): Disk services `local` (default)
  * and `archive`, plus `services` (e.g. S3). `rails` overrides the Rails options.
  */
-export async function openRailsAttache(options: { rails?: Partial<RailsOptions>; services?: Record<string, Record<string, unknown>>; local?: string } = {}): Promise<RailsFixture> {
+export async function openRailsAttache(options: { rails?: Partial<RailsOptions>; services?: Record<string, Record<string, unknown>>; service?: string } = {}): Promise<RailsFixture> {
   const db = await openTestDataSource({ entities: [User, Project], sql: [usersTable, projectsTable] });
-  const local = options.local ?? (await tempRoot('rails-local'));
+  const local = await tempRoot('rails-local');
   const archive = await tempRoot('rails-archive');
   const railsOptions: RailsOptions = { secretKeyBase: RAILS_SECRET, messageFormat: '6.1', ...options.rails };
   const attache = await Attache.init({
     dataSource: db.dataSource,
     services: { local: { service: 'Disk', root: local }, archive: { service: 'Disk', root: archive }, ...options.services },
-    service: 'local',
+    service: options.service ?? 'local',
     secret: TEST_SECRET,
     rails: railsOptions,
   });
@@ -46,7 +46,7 @@ export async function openRailsAttache(options: { rails?: Partial<RailsOptions>;
     async close() {
       await attache.close();
       await db.close();
-      if (!options.local) await removeDir(local);
+      await removeDir(local);
       await removeDir(archive);
     },
   };
