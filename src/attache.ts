@@ -104,7 +104,10 @@ export class Attache implements AttacheRuntime {
     return this.registry.service(name);
   }
 
-  /** The blob behind a signed id, or null when the id is tampered, expired, of another purpose, or the blob is gone. */
+  /**
+   * The blob behind a signed id (attache's, or in Rails mode also Rails' `blob_id`), or null when
+   * the id is tampered, expired, of another purpose, or the blob is gone.
+   */
   async findSigned(signedId: string): Promise<Blob | null> {
     try {
       return await this.findSignedOrFail(signedId);

@@ -5,6 +5,7 @@ import { AttachmentError, Blob } from '../../../src/index.ts';
 import { railsPathParam } from '../../../src/signing/rails/url.ts';
 import { User } from '../../support/entities.ts';
 import { filesUnder } from '../../support/storage.ts';
+import { openAttache } from '../../support/attache.ts';
 import { serveBoth, type Both } from '../harness.ts';
 import { openRailsAttache, PREFIX, type RailsFixture } from './fixture.ts';
 
@@ -112,5 +113,23 @@ describe("POST {mount}/direct_uploads with Rails' body", () => {
   it("attache's own body shape is still answered in attache's shape", async () => {
     const answer = await post('', JSON.stringify({ attachment: 'User#avatar', filename: 'a.txt', byteSize: BYTES.length, checksum: md5Base64(BYTES), contentType: 'text/plain' }));
     expect(Object.keys(JSON.parse(answer.body.toString()))).toEqual(['signedId', 'directUpload']);
+  });
+
+  it("is answered without Rails mode too, with attache's own Disk URL, and the PUT stores the bytes", async () => {
+    const plain = await openAttache();
+    try {
+      const served = await serveBoth(plain.attache);
+      const answer = await served.viaNode('/attache/direct_uploads?attachment=User%23avatar', { method: 'POST', body: railsBody(), headers: { 'content-type': 'application/json' } });
+      const json = JSON.parse(answer.body.toString()) as { signed_id: string; direct_upload: { url: string; headers: Record<string, string> } };
+      expect(json.direct_upload.url).toMatch(/^\/attache\/disk\/[\w-]+\.[\w-]+$/);
+      expect((await served.viaNode(json.direct_upload.url, { method: 'PUT', body: BYTES, headers: json.direct_upload.headers })).status).toBe(204);
+      const users = plain.db.dataSource.getRepository(User);
+      const user = await users.save(users.create({ name: 'No Rails mode' }));
+      await user.avatar.attach(json.signed_id);
+      expect(await user.avatar.download()).toEqual(BYTES);
+      await served.node.close();
+    } finally {
+      await plain.close();
+    }
   });
 });
