@@ -109,4 +109,23 @@ describe("Rails' routes never answer 500 to a bad, stale or hostile request", ()
       await plain.close();
     }
   });
+
+  it("hostile bodies in Rails' direct-upload shape are 4xx", async () => {
+    const bodies = [
+      '{"blob":null}', '{"blob":[]}', '{"blob":"x"}', '{"blob":{}}', '{"blob":{"filename":{"x":1},"byte_size":"1","checksum":[],"content_type":7}}',
+      '{"blob":{"filename":"a","byte_size":-1,"checksum":"1B2M2Y8AsgTpgAmY7PhCfg==","content_type":"text/plain"}}',
+      '{"blob":{"filename":"a","byte_size":1e300,"checksum":"1B2M2Y8AsgTpgAmY7PhCfg==","content_type":"text/plain"}}',
+      '{"blob":{"filename":"a","byte_size":0,"checksum":"1B2M2Y8AsgTpgAmY7PhCfg==","content_type":"text/plain","metadata":"x"}}',
+      '{"blob":{"__proto__":{"polluted":true},"filename":"a","byte_size":0,"checksum":"1B2M2Y8AsgTpgAmY7PhCfg==","metadata":{"__proto__":{"polluted":true}}}}',
+    ];
+    for (const query of ['?attachment=User%23photo', '?attachment=User%23nope', '?attachment=__proto__%23x', '?attachment=', '']) {
+      for (const body of bodies) {
+        const answer = await both.viaNode(`${PREFIX}/direct_uploads${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        expect(answer.status, `${query} ${body.slice(0, 60)}`).toBeGreaterThanOrEqual(200);
+        expect(answer.status, `${query} ${body.slice(0, 60)}`).toBeLessThan(500);
+      }
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
 });
