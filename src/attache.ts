@@ -12,6 +12,8 @@ import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
 import { Routes } from './http/routes.ts';
 import { MessageVerifier } from './signing/MessageVerifier.ts';
+import { RailsMode, type RailsOptions } from './signing/rails/RailsMode.ts';
+import { RailsRoutes } from './http/rails/RailsRoutes.ts';
 import { withAttached, type WithAttachedOptions } from './attached/with-attached.ts';
 import { assertAccessorsVisible } from './attached/decorators.ts';
 import { Purger } from './records/purge.ts';
@@ -43,8 +45,10 @@ export interface AttacheOptions {
   secret?: string;
   /** Origin in front of app-served URLs (Disk, proxy), e.g. `https://app.example.com`; default: path-only URLs. */
   baseUrl?: string;
-  /** Path prefix of attache's HTTP routes; default `/attache`. */
+  /** Path prefix of attache's HTTP routes; default `/attache`, or Rails' `/rails/active_storage` with `rails`. */
   mount?: string;
+  /** Rails wire compatibility with a Rails app sharing the tables: Rails' signed ids, tokens and routes (README: Sharing with a Rails app). Off by default. */
+  rails?: RailsOptions;
   /** Where background jobs go (default: in-process); e.g. `pgBossQueue(dataSource)` from attache/pg-boss. */
   queue?: JobQueue;
   /** Environment used for `${VAR}` / `ENV[...]` in the config and for ATTACHE_SERVICE (default process.env). */
@@ -53,6 +57,9 @@ export interface AttacheOptions {
   representations?: RepresentationOptions;
 }
 
+/** ActiveStorage.routes_prefix's default: where a Rails app's links point. */
+const RAILS_ROUTES_PREFIX = '/rails/active_storage';
+
 /** The entry point: storage services from storage.yml bound to a TypeORM DataSource. */
 export class Attache implements AttacheRuntime {
   /** Storage adapters known to every Attache; register your own before or after init. */
@@ -60,6 +67,8 @@ export class Attache implements AttacheRuntime {
 
   readonly registry: ServiceRegistry;
   readonly verifier: MessageVerifier;
+  /** Rails mode (`init({ rails })`), or undefined when it is off. */
+  readonly rails: RailsMode | undefined;
   readonly routes: Routes;
   readonly purger: Purger;
   readonly background: BackgroundTasks;
@@ -71,7 +80,10 @@ export class Attache implements AttacheRuntime {
   private constructor(readonly dataSource: DataSource, options: AttacheOptions) {
     const env = options.env ?? process.env;
     this.verifier = new MessageVerifier(options.secret);
-    this.routes = new Routes(this.verifier, { baseUrl: options.baseUrl, mount: options.mount });
+    this.rails = options.rails === undefined ? undefined : new RailsMode(options.rails);
+    this.routes = this.rails
+      ? new RailsRoutes(this.verifier, this.rails, { baseUrl: options.baseUrl, mount: options.mount ?? RAILS_ROUTES_PREFIX })
+      : new Routes(this.verifier, { baseUrl: options.baseUrl, mount: options.mount });
     const config = options.services ? configFromObject(options.services) : loadConfig(resolveConfigFile(options.configFile, env));
     this.registry = new ServiceRegistry(config, { env, defaultService: options.service, diskUrls: this.routes });
     this.purger = new Purger(dataSource, (name) => this.service(name));
@@ -113,7 +125,10 @@ export class Attache implements AttacheRuntime {
     return this.registry.service(name);
   }
 
-  /** The blob behind a signed id, or null when the id is tampered, expired, of another purpose, or the blob is gone. */
+  /**
+   * The blob behind a signed id (attache's, or in Rails mode also Rails' `blob_id`), or null when
+   * the id is tampered, expired, of another purpose, or the blob is gone.
+   */
   async findSigned(signedId: string): Promise<Blob | null> {
     try {
       return await this.findSignedOrFail(signedId);

@@ -65,6 +65,10 @@ export type { HandlerOptions, NodeHandler } from './http/handler.ts';
 export type { BlobUrlOptions } from './records/blob-urls.ts';
 export type { DirectUploadRequest, DirectUploadResponse } from './attached/direct-upload.ts';
 export { MessageVerifier } from './signing/MessageVerifier.ts';
+export { RailsVerifier, type RailsVerifierOptions } from './signing/rails/RailsVerifier.ts';
+export type { RailsOptions } from './signing/rails/RailsMode.ts';
+export type { RailsMessageFormat } from './signing/rails/envelope.ts';
+export type { RailsDiskKeyClaims, RailsDiskUploadClaims } from './signing/rails/claims.ts';
 export { createActiveStorageTablesMigration } from './migrations/active-storage-schema.ts';
 export {
   AttacheError,

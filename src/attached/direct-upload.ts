@@ -48,6 +48,11 @@ const MULTIPART_EXPIRES_IN = 24 * 60 * 60;
  * ContentTypeNotAllowedError) and malformed requests (ArgumentError).
  */
 export async function createDirectUpload(rt: AttacheRuntime, request: DirectUploadRequest): Promise<DirectUploadResponse> {
+  return (await startDirectUpload(rt, request)).response;
+}
+
+/** createDirectUpload, with the blob row it saved (Rails' answer shows the row's columns). */
+export async function startDirectUpload(rt: AttacheRuntime, request: DirectUploadRequest): Promise<{ blob: Blob; response: DirectUploadResponse }> {
   const definition = resolveAttachment(rt, request?.attachment);
   const { byteSize, checksum } = request;
   if (typeof request.filename !== 'string' || request.filename === '') throw new ArgumentError('filename must be a non-empty string.');
@@ -76,11 +81,11 @@ export async function createDirectUpload(rt: AttacheRuntime, request: DirectUplo
     if (parts && service.createMultipartDirectUpload) {
       const upload = await service.createMultipartDirectUpload(blob.key, { expiresIn: MULTIPART_EXPIRES_IN, contentType, filename: blob.filename, parts });
       const complete = rt.routes.directUploadComplete({ blobId: blob.id, uploadId: upload.uploadId, partCount: parts.length }, MULTIPART_EXPIRES_IN);
-      return { signedId, directUpload: { parts: upload.parts, complete: { url: complete, headers: {} } } };
+      return { blob, response: { signedId, directUpload: { parts: upload.parts, complete: { url: complete, headers: {} } } } };
     }
     const url = await service.urlForDirectUpload(blob.key, { expiresIn: DEFAULT_EXPIRES_IN, contentType, contentLength: byteSize, checksum });
     const headers = service.headersForDirectUpload(blob.key, { contentType, checksum, filename: blob.filename });
-    return { signedId, directUpload: { url, headers } };
+    return { blob, response: { signedId, directUpload: { url, headers } } };
   } catch (error) {
     await rt.dataSource.getRepository(Blob).delete({ id: blob.id }).catch(() => undefined);
     throw error;

@@ -1,5 +1,6 @@
 import { AttacheError, ConfigurationError, InvalidSignatureError } from '../core/errors.ts';
-import { completeDirectUpload, createDirectUpload, resolveAttachment, type DirectUploadRequest } from '../attached/direct-upload.ts';
+import { completeDirectUpload, createDirectUpload, resolveAttachment, startDirectUpload, type DirectUploadRequest } from '../attached/direct-upload.ts';
+import { railsDirectUploadJson, railsDirectUploadRequest } from './rails/direct-uploads.ts';
 import { forbidden, methodNotAllowed, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 
 /** Largest JSON body accepted by the direct-upload routes (a request with 10,000 parts fits). */
@@ -9,16 +10,23 @@ type AuthorizeDirectUpload = NonNullable<RouteContext['authorizeDirectUpload']>;
 
 /**
  * `POST {mount}/direct_uploads`: the server resolves the service and the limits from the
- * attachment's definition, never from the client, and answers `{ signedId, directUpload }`.
+ * attachment's definition, never from the client, and answers `{ signedId, directUpload }`
+ * (or, to Rails' body `{ blob: … }`, Rails' answer; see rails/direct-uploads.ts).
  * Refusals (limits, malformed requests) are 422 with `{ error, message }`.
  */
 export async function directUploadCreate(ctx: RouteContext, req: CoreRequest, authorize: AuthorizeDirectUpload | undefined): Promise<CoreResponse> {
   const refused = methodNotAllowed(req.method, ['POST']);
   if (refused) return refused;
   return refusalsAs422(async () => {
-    const request = (await readJson(req)) as DirectUploadRequest;
+    const body = await readJson(req);
+    const rails = railsDirectUploadRequest(body, req.query); // @rails/activestorage's shape, answered in Rails' shape
+    const request = rails ?? (body as DirectUploadRequest);
     const definition = resolveAttachment(ctx.rt, request?.attachment);
     if (authorize && !(await authorize(req.raw, definition))) return forbidden();
+    if (rails) {
+      const { blob, response } = await startDirectUpload(ctx.rt, rails);
+      return json(200, railsDirectUploadJson(blob, response));
+    }
     return json(200, await createDirectUpload(ctx.rt, request));
   });
 }

@@ -17,10 +17,14 @@ export async function diskDownload(ctx: RouteContext, req: CoreRequest, token: s
   const claims = ctx.rt.verifier.verify<Partial<DiskDownloadClaims>>(token, 'disk_download');
   const service = diskService(ctx, claims.service);
   if (!service || typeof claims.key !== 'string' || typeof claims.filename !== 'string') return notFound();
-  const size = await service.size(claims.key);
-  if (size === null) return notFound();
-  const key = claims.key;
   const served = servedHeaders({ contentType: claims.contentType, disposition: claims.disposition, filename: claims.filename });
+  return serveDiskFile(ctx, req, service, claims.key, served);
+}
+
+/** Serves one Disk object with `served` (from servedHeaders): Range, ETag, 404 when it is missing. Shared with Rails' Disk route. */
+export async function serveDiskFile(ctx: RouteContext, req: CoreRequest, service: DiskService, key: string, served: Record<string, string>): Promise<CoreResponse> {
+  const size = await service.size(key);
+  if (size === null) return notFound();
   return sendFile(req, {
     size,
     etag: `"${createHash('sha256').update(`${service.name}\0${key}`).digest('base64url')}"`,
@@ -51,7 +55,7 @@ export async function diskUpload(ctx: RouteContext, req: CoreRequest, token: str
 }
 
 /** The Disk service of this Attache the claims name, or null: a token never reaches another kind of service. */
-function diskService(ctx: RouteContext, name: unknown): DiskService | null {
+export function diskService(ctx: RouteContext, name: unknown): DiskService | null {
   const service = configuredService(ctx.rt, name);
   return service instanceof DiskService && service.name === name ? service : null;
 }

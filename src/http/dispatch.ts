@@ -4,6 +4,7 @@ import { diskDownload, diskUpload } from './disk-routes.ts';
 import { directUploadComplete, directUploadCreate } from './direct-upload-routes.ts';
 import { representationProxy, representationRedirect } from './representation-routes.ts';
 import type { Route } from './routes.ts';
+import { railsDiskShow, railsDiskUpdate } from './rails/disk.ts';
 
 /** Answers one request, or resolves to null when the path is not under attache's mount. */
 export type Core = (req: CoreRequest) => Promise<CoreResponse | null>;
@@ -48,5 +49,7 @@ function answer(ctx: RouteContext, req: CoreRequest, route: Route): Promise<Core
       return directUploadCreate(ctx, req, ctx.authorizeDirectUpload);
     case 'direct_upload_complete':
       return directUploadComplete(ctx, req, route.token);
+    case 'rails_disk':
+      return route.filename === undefined ? railsDiskUpdate(ctx, req, route.message) : railsDiskShow(ctx, req, route.message, route.filename);
   }
 }

@@ -35,7 +35,9 @@ export type Route =
   | { kind: 'redirect' | 'proxy'; signedId: string; filename: string }
   | { kind: 'representation_redirect' | 'representation_proxy'; signedId: string; variationKey: string; filename: string }
   | { kind: 'direct_uploads' }
-  | { kind: 'direct_upload_complete'; token: string };
+  | { kind: 'direct_upload_complete'; token: string }
+  // Rails mode only (rails/RailsRoutes.ts): Rails' Disk route, GET with a filename, PUT without.
+  | { kind: 'rails_disk'; message: string; filename?: string };
 
 /** Builds and parses the URLs of attache's HTTP routes. Tokens come from the one MessageVerifier. */
 export class Routes implements AppUrls {

@@ -66,9 +66,12 @@ export class Blob {
     return blobMethods.url(this, options);
   }
 
-  /** A signed id for this blob (`attache.findSigned`, `attach(signedId)`): permanent unless `expiresIn` seconds. */
-  signedId(options: { expiresIn?: number } = {}): string {
-    return blobMethods.signedId(this, options.expiresIn);
+  /**
+   * A signed id for this blob (`attache.findSigned`, `attach(signedId)`): permanent unless `expiresIn`
+   * seconds. `format: 'rails'` (Rails mode only) makes Rails' `blob_id`, which a Rails app attaches too.
+   */
+  signedId(options: { expiresIn?: number; format?: 'attache' | 'rails' } = {}): string {
+    return blobMethods.signedId(this, options.expiresIn, options.format);
   }
 
   /** The app's proxy URL for this blob: the bytes stream through your app (see `attache.handler()`). */

@@ -3,7 +3,7 @@ import type { Blob } from './Blob.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { downloadVerified, openAsFile, streamLater } from './blob-io.ts';
 import { blobProxyUrl, blobRedirectUrl, blobUrl, type BlobUrlOptions } from './blob-urls.ts';
-import { signBlobId } from './signed-ids.ts';
+import { signBlobId, type SignedIdFormat } from './signed-ids.ts';
 import { runtimeFor, type AttacheRuntime, type RepresentationPort } from './runtime.ts';
 
 function runtimeOf(blob: Blob): AttacheRuntime {
@@ -21,7 +21,7 @@ export const blobMethods = {
     await runtimeOf(blob).purger.purge(blob, 'refuse');
   },
   url: (blob: Blob, options?: BlobUrlOptions): Promise<string> => blobUrl(runtimeOf(blob), blob, options),
-  signedId: (blob: Blob, expiresIn?: number): string => signBlobId(runtimeOf(blob), blob, expiresIn),
+  signedId: (blob: Blob, expiresIn?: number, format?: SignedIdFormat): string => signBlobId(runtimeOf(blob), blob, expiresIn, format),
   proxyUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobProxyUrl(runtimeOf(blob), blob, options),
   redirectUrl: (blob: Blob, options?: { expiresIn?: number; filename?: string }): string => blobRedirectUrl(runtimeOf(blob), blob, options),
   purgeLater: async (blob: Blob): Promise<void> => {

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { Blob } from './Blob.ts';
 import type { MessageVerifier } from '../signing/MessageVerifier.ts';
+import type { RailsMode } from '../signing/rails/RailsMode.ts';
 import type { StorageService } from '../services/Service.ts';
 import type { Purger } from './purge.ts';
 import type { AttacheJob, EnqueueOptions } from '../jobs/queue.ts';
@@ -85,6 +86,8 @@ export interface AttacheRuntime {
   findSignedOrFail(signedId: string): Promise<Blob>;
   /** Signs ids and tokens. */
   readonly verifier: MessageVerifier;
+  /** Rails wire compatibility (`Attache.init({ rails })`), or undefined when it is off. */
+  readonly rails?: RailsMode | undefined;
   /** Attache's app routes (proxy, redirect, direct-upload completion). */
   readonly routes: AppUrls;
   /** Cleanup and after-commit work that the caller does not wait for (`attache.drain()` does). */

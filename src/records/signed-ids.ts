@@ -1,5 +1,6 @@
-import { FileNotFoundError, InvalidSignatureError } from '../core/errors.ts';
+import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureError } from '../core/errors.ts';
 import type { Purpose } from '../signing/MessageVerifier.ts';
+import { isRailsMessage } from '../signing/rails/RailsMode.ts';
 import { Blob } from './Blob.ts';
 import { database } from './database.ts';
 import type { AttacheRuntime } from './runtime.ts';
@@ -20,14 +21,31 @@ export interface SignedBlob {
 /** The purposes a caller may attach or look up: never `blob_url`, the id shown inside links. */
 export const ATTACHABLE: readonly Purpose[] = ['blob_id', 'direct_upload'];
 
-/** An attachable signed id for the blob (`blob.signedId()`): permanent unless `expiresIn` seconds. */
-export function signBlobId(rt: AttacheRuntime, blob: Pick<Blob, 'id'>, expiresIn?: number): string {
+/** Whose format a signed id is in: attache's own (HMAC-SHA256, purposes kept apart) or Rails' `blob_id`. */
+export type SignedIdFormat = 'attache' | 'rails';
+
+/**
+ * An attachable signed id for the blob (`blob.signedId()`): permanent unless `expiresIn` seconds.
+ * `'rails'` makes the id Rails' `Blob.find_signed` reads; it needs Rails mode (else ConfigurationError).
+ */
+export function signBlobId(rt: AttacheRuntime, blob: Pick<Blob, 'id'>, expiresIn?: number, format: SignedIdFormat = 'attache'): string {
+  if (format === 'rails') return railsMode(rt).verifier.signBlobId(blob.id, { expiresIn });
+  if (format !== 'attache') throw new ArgumentError('format must be "attache" or "rails".');
   return rt.verifier.sign(blob.id, 'blob_id', expiresIn);
 }
 
-/** The id inside redirect and proxy URLs: it serves the blob but can never be attached. */
+/**
+ * The id inside redirect and proxy URLs. attache's own serves the blob but can never be attached;
+ * with Rails URLs it is Rails' `blob_id`, which Rails also attaches (what Rails mode gives up).
+ */
 export function signBlobUrlId(rt: AttacheRuntime, blob: Pick<Blob, 'id'>, expiresIn?: number): string {
+  if (rt.rails?.urls === 'rails') return rt.rails.verifier.signBlobId(blob.id, { expiresIn });
   return rt.verifier.sign(blob.id, 'blob_url', expiresIn);
+}
+
+function railsMode(rt: AttacheRuntime): NonNullable<AttacheRuntime['rails']> {
+  if (!rt.rails) throw new ConfigurationError('Rails-format signed ids need Rails mode: pass `rails: { secretKeyBase, messageFormat }` to Attache.init.');
+  return rt.rails;
 }
 
 /** The signed id a direct upload answers with, bound to the attachment it was made for. */
@@ -41,13 +59,24 @@ export function signDirectUploadId(rt: AttacheRuntime, blob: Pick<Blob, 'id'>, a
  * expired, another purpose), FileNotFoundError (the blob is gone) or PersistenceError.
  */
 export async function findSignedBlob(rt: AttacheRuntime, signedId: unknown, purposes: readonly Purpose[] = ATTACHABLE): Promise<SignedBlob> {
-  const { purpose, payload } = rt.verifier.verifyAny<unknown>(signedId, purposes);
-  const direct = purpose === 'direct_upload' ? directUploadPayload(payload) : undefined;
-  const id = direct ? direct.id : payload;
+  const rails = railsBlobId(rt, signedId, purposes);
+  const opened = rails === undefined ? rt.verifier.verifyAny<unknown>(signedId, purposes) : undefined;
+  const direct = opened?.purpose === 'direct_upload' ? directUploadPayload(opened.payload) : undefined;
+  const id = rails ?? (direct ? direct.id : opened?.payload);
   if (typeof id !== 'string' || !/^\d+$/.test(id)) throw new InvalidSignatureError('tampered');
   const blob = await database('find a blob by signed id', () => rt.dataSource.getRepository(Blob).findOneBy({ id }));
   if (!blob) throw new FileNotFoundError('The blob of this signed id no longer exists.');
   return direct ? { blob, directUpload: { attachment: direct.attachment } } : { blob };
+}
+
+/**
+ * The blob id of a Rails `blob_id` message, or undefined when the id is not Rails' or Rails mode
+ * is off. Rails has one purpose for attachable ids and link ids, so it opens both `blob_id` and `blob_url`.
+ */
+function railsBlobId(rt: AttacheRuntime, signedId: unknown, purposes: readonly Purpose[]): string | undefined {
+  if (!rt.rails || !isRailsMessage(signedId)) return undefined;
+  if (!purposes.includes('blob_id') && !purposes.includes('blob_url')) throw new InvalidSignatureError('purpose');
+  return rt.rails.verifier.verifyBlobId(signedId);
 }
 
 function directUploadPayload(payload: unknown): DirectUploadPayload {

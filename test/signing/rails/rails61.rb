@@ -18,10 +18,12 @@ require "active_storage/service/registry"
 require "active_storage/attached"
 require "active_storage/reflection"
 require "rack/mock"
+require "action_dispatch/middleware/flash" # Request#flash, which the proxy controller touches
+require "active_job"
 
 CONFIG = JSON.parse(ENV.fetch("RAILS61_CONFIG"))
 GEM = Gem::Specification.find_by_name("activestorage").gem_dir
-%w[app/models app/controllers app/controllers/concerns].each { |dir| ActiveSupport::Dependencies.autoload_paths << File.join(GEM, dir) }
+%w[app/models app/controllers app/controllers/concerns app/jobs].each { |dir| ActiveSupport::Dependencies.autoload_paths << File.join(GEM, dir) }
 
 # What ActiveStorage::Engine's initializers do (active_storage.attached, .reflection, .verifier, .services).
 ActiveRecord::Base.include ActiveStorage::Attached::Model
@@ -46,10 +48,11 @@ ActiveStorage.content_types_allowed_inline = %w[image/png image/gif image/jpg im
 ActiveStorage.service_urls_expire_in = 5.minutes
 ActiveStorage.binary_content_type = "application/octet-stream"
 
-ActiveStorage::Blob.services = ActiveStorage::Service::Registry.new(
+# The storage.yml both apps share: CONFIG["services"] (rails-wire.test.ts), else two Disk roots.
+ActiveStorage::Blob.services = ActiveStorage::Service::Registry.new(CONFIG["services"] || {
   "local" => { "service" => "Disk", "root" => CONFIG.fetch("root") },
   "other" => { "service" => "Disk", "root" => File.join(CONFIG.fetch("root"), "other") }
-)
+})
 ActiveStorage::Blob.service = ActiveStorage::Blob.services.fetch(:local)
 
 # ActiveStorage's own config/routes.rb, drawn into a route set that stands in for Rails.application.routes.
@@ -65,6 +68,14 @@ ActiveStorage::Current.host = "http://example.test"
 
 ActiveRecord::Base.establish_connection(CONFIG.fetch("databaseUrl"))
 ActiveRecord::Base.connection.schema_search_path = CONFIG.fetch("schema")
+
+# The test schema's `users` as a Rails model, for attaching on the Rails side. Jobs (analyze after
+# attach) are only enqueued; the tests post without a session, as a CSRF check is the app's own.
+ActiveJob::Base.queue_adapter = :test
+ActionController::Base.allow_forgery_protection = false
+class User < ActiveRecord::Base
+  has_one_attached :avatar
+end
 
 # Ruby values as tagged JSON, so the tests see Symbols, Integers and encodings as Ruby has them.
 def tag(value)
@@ -121,6 +132,19 @@ OPS = {
   "route" => ->(r) { ROUTES.recognize_path(r["path"], method: r["method"] || "GET").transform_keys(&:to_s) },
   "blob_path" => ->(r) { ROUTES.url_helpers.rails_service_blob_path(r["signedId"], r["filename"]) },
   "get" => ->(r) { respond(Rack::MockRequest.new(ROUTES).get(r["path"])) },
+  "post_json" => ->(r) { respond(Rack::MockRequest.new(ROUTES).post(r["path"], input: JSON.generate(r["body"]), "CONTENT_TYPE" => "application/json")) },
+  # What DirectUploadsController#create renders, for a blob on any service (the controller itself uses the default one).
+  "direct_upload" => lambda do |r|
+    blob = ActiveStorage::Blob.create_before_direct_upload!(filename: r["filename"], byte_size: r["byteSize"], checksum: r["checksum"],
+      content_type: r["contentType"], service_name: r["service"])
+    blob.as_json(root: false, methods: :signed_id).merge(direct_upload: { url: blob.service_url_for_direct_upload, headers: blob.service_headers_for_direct_upload })
+  end,
+  "download" => ->(r) { Base64.strict_encode64(ActiveStorage::Blob.find(r["id"]).download) },
+  "attach" => lambda do |r|
+    user = User.find(r["userId"])
+    user.avatar.attach(r["signedId"])
+    user.reload.avatar.blob.id
+  end,
   "put" => lambda do |r|
     respond(Rack::MockRequest.new(ROUTES).put(r["path"], input: Base64.strict_decode64(r["body"]), "CONTENT_TYPE" => r["contentType"]))
   end,

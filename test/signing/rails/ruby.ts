@@ -37,7 +37,8 @@ export class Rails61 {
   #stderr = '';
   #exited: string | null = null;
 
-  constructor(config: { secretKeyBase: string; root: string; databaseUrl: string; schema: string }) {
+  /** `services` is the storage.yml both apps share (default: Disk `local` at `root`, `other` below it). */
+  constructor(config: { secretKeyBase: string; root: string; databaseUrl: string; schema: string; services?: Record<string, Record<string, unknown>> }) {
     const script = fileURLToPath(new URL('./rails61.rb', import.meta.url));
     this.#child = spawn('ruby', [script], { env: { ...process.env, RAILS61_CONFIG: JSON.stringify(config) } });
     this.#child.stderr.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
