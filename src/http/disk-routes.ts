@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FileTooLargeError, IntegrityError } from '../core/errors.ts';
 import { DiskService } from '../services/disk/DiskService.ts';
+import { receiveDiskUpload, type ExpectedUpload } from '../attached/disk-upload.ts';
 import { configuredService, methodNotAllowed, notFound, unprocessable, type CoreRequest, type CoreResponse, type RouteContext } from './core.ts';
 import type { DiskDownloadClaims, DiskUploadClaims } from './routes.ts';
 import { sendFile } from './send-file.ts';
@@ -45,8 +46,14 @@ export async function diskUpload(ctx: RouteContext, req: CoreRequest, token: str
   const service = diskService(ctx, claims.service);
   if (!service || typeof claims.key !== 'string') return notFound();
   if (!headersMatch(req, claims)) return unprocessable();
+  const expected = { key: claims.key, byteSize: claims.contentLength!, checksum: claims.checksum!, contentType: claims.contentType };
+  return storeUpload(ctx, service, expected, req);
+}
+
+/** Stores a Disk direct upload while its blob row waits (204), else 404; bytes other than signed are 422. Both PUT routes answer through here. */
+export async function storeUpload(ctx: RouteContext, service: DiskService, expected: ExpectedUpload, req: CoreRequest): Promise<CoreResponse> {
   try {
-    await service.upload(claims.key, req.body ?? Buffer.alloc(0), { checksum: claims.checksum, byteSize: claims.contentLength, contentType: claims.contentType });
+    if (!(await receiveDiskUpload(ctx.rt, service, expected, req.body ?? Buffer.alloc(0)))) return notFound();
   } catch (error) {
     if (error instanceof IntegrityError || error instanceof FileTooLargeError) return unprocessable();
     throw error;

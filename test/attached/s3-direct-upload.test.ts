@@ -6,6 +6,7 @@ import { TEST_SECRET } from '../support/attache.ts';
 import { openTestDataSource, type TestDataSource } from '../support/db.ts';
 import { User, usersTable } from '../support/entities.ts';
 import { createTestBucket, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
+import { serve } from '../http/harness.ts';
 
 /** Direct uploads to SecureS3 as a browser makes them (fetch PUTs), then attach by signed id. */
 describe.skipIf(missing('kms'))('direct uploads to SecureS3', () => {
@@ -72,5 +73,29 @@ describe.skipIf(missing('kms'))('direct uploads to SecureS3', () => {
     const user = await newUser();
     await expect(user.avatar.attach(answer.signedId)).rejects.toBeInstanceOf(IntegrityError);
     expect(await attache.service('secure').exists(blob.key)).toBe(false);
+  });
+
+  it('a multipart completion POST sent twice (a retry after a lost answer) succeeds both times and keeps the blob (checklist 40)', async () => {
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(1000)];
+    const bytes = Buffer.concat(parts);
+    const answer = await attache.createDirectUpload({
+      attachment: 'User#avatar', filename: 'big.bin', byteSize: bytes.length, checksum: md5Base64(bytes), contentType: 'application/octet-stream',
+      parts: parts.map((p) => ({ byteSize: p.length, checksum: md5Base64(p) })),
+    });
+    const target = answer.directUpload as { parts: Array<{ partNumber: number; url: string; headers: Record<string, string> }>; complete: { url: string } };
+    for (const part of target.parts) expect((await put(part, parts[part.partNumber - 1]!)).status).toBe(200);
+    const server = await serve(attache.handler());
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const done = await fetch(`${server.base}${target.complete.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        expect(done.status).toBe(204);
+      }
+    } finally {
+      await server.close();
+    }
+    const user = await newUser();
+    await user.avatar.attach(answer.signedId);
+    expect((await user.avatar.download()).equals(bytes)).toBe(true);
+    expect(await bucket.openUploads()).toBe(0);
   });
 });

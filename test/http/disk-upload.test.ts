@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { md5Base64 } from '../../src/core/checksum.ts';
@@ -131,3 +132,48 @@ describe('PUT {mount}/disk/:token (checklist 16, Disk side)', () => {
     expect(answer.headers.get('allow')).toBe('PUT');
   });
 });
+
+describe('a Disk PUT stores bytes only while their blob row waits (checklist 40)', () => {
+  it('a PUT replayed after the blob was purged is 404 and recreates no file', async () => {
+    const { blob, url, headers } = await directUpload(png);
+    expect((await both.viaNode(url, { method: 'PUT', body: png, headers })).status).toBe(204);
+    await blob.purge();
+    expect((await both.viaNode(url, { method: 'PUT', body: png, headers })).status).toBe(404);
+    await expectNothingStored(blob.key);
+  });
+
+  it('a PUT arriving after an early attach removed the blob is 404 and leaves nothing', async () => {
+    const checksum = md5Base64(png);
+    const { signedId, directUpload: target } = await f.attache.createDirectUpload({ attachment: 'User#avatar', filename: 'early.png', byteSize: png.length, checksum, contentType: 'image/png' });
+    const users = f.db.dataSource.getRepository(User);
+    const user = await users.save(users.create({ name: 'Early' }));
+    await expect(user.avatar.attach(signedId)).rejects.toMatchObject({ name: 'FileNotFoundError' });
+    const { url, headers } = target as { url: string; headers: Record<string, string> };
+    expect((await both.viaNode(url, { method: 'PUT', body: png, headers })).status).toBe(404);
+    const key = decodeKey(url);
+    await expectNothingStored(key);
+    expect(await f.db.dataSource.getRepository(Blob).countBy({ key })).toBe(0);
+  });
+
+  it('a purge that lands while the PUT streams wins: the PUT is 404 and nothing is stored', async () => {
+    const { blob, url, headers } = await directUpload(png);
+    // A PUT with the signed Content-Length whose body arrives in two halves, the second after the purge.
+    const request = httpRequest(`${both.node.base}${url}`, { method: 'PUT', headers: { ...headers, 'content-length': String(png.length) } });
+    const putting = new Promise<number>((resolve, reject) => {
+      request.once('response', (response) => (response.resume(), resolve(response.statusCode ?? 0)));
+      request.once('error', reject);
+    });
+    request.write(png.subarray(0, 100));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await blob.purge();
+    request.end(png.subarray(100));
+    expect(await putting).toBe(404);
+    await expectNothingStored(blob.key);
+  });
+});
+
+/** The key a Disk upload URL's token names (its readable payload). */
+function decodeKey(url: string): string {
+  const token = new URL(url, 'http://x').pathname.split('/')[3]!;
+  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { d: { key: string } }).d.key;
+}

@@ -1,12 +1,9 @@
-import { FileTooLargeError, IntegrityError } from '../../core/errors.ts';
 import { parseMediaType } from '../../content/content-type.ts';
 import { servedHeaders, type Disposition } from '../../content/serving.ts';
-import { Blob } from '../../records/Blob.ts';
-import { database } from '../../records/database.ts';
 import type { RailsDiskUploadClaims } from '../../signing/rails/claims.ts';
 import { railsPathParam } from '../../signing/rails/url.ts';
 import { methodNotAllowed, notFound, unprocessable, type CoreRequest, type CoreResponse, type RouteContext } from '../core.ts';
-import { diskService, serveDiskFile } from '../disk-routes.ts';
+import { diskService, serveDiskFile, storeUpload } from '../disk-routes.ts';
 
 /**
  * `GET|HEAD {mount}/disk/:encoded_key/*filename` with Rails' `blob_key` message (Rails'
@@ -42,14 +39,7 @@ export async function railsDiskUpdate(ctx: RouteContext, req: CoreRequest, encod
   const service = diskService(ctx, claims.serviceName);
   if (!service) return notFound();
   if (claims.checksum === null || !headersMatch(req, claims)) return unprocessable();
-  if (!(await blobAwaits(ctx, claims))) return notFound();
-  try {
-    await service.upload(claims.key, req.body ?? Buffer.alloc(0), { checksum: claims.checksum, byteSize: claims.contentLength, contentType: claims.contentType ?? undefined });
-  } catch (error) {
-    if (error instanceof IntegrityError || error instanceof FileTooLargeError) return unprocessable();
-    throw error;
-  }
-  return { status: 204, headers: { 'cache-control': 'no-store' }, body: null };
+  return storeUpload(ctx, service, { key: claims.key, byteSize: claims.contentLength, checksum: claims.checksum, contentType: claims.contentType ?? undefined }, req);
 }
 
 /** Whether the PUT declares what was signed: the media type (as Rails compares it), the exact length, no chunking, and any Content-MD5. */
@@ -61,14 +51,6 @@ function headersMatch(req: CoreRequest, claims: RailsDiskUploadClaims): boolean 
     req.headers.get('transfer-encoding') === null &&
     (md5 === null || md5 === claims.checksum)
   );
-}
-
-/** Whether a blob row on this service names this key with the signed size and checksum (a direct upload waiting for its bytes). */
-async function blobAwaits(ctx: RouteContext, claims: RailsDiskUploadClaims): Promise<boolean> {
-  const blob = await database('find a direct upload\'s blob', () =>
-    ctx.rt.dataSource.getRepository(Blob).findOneBy({ key: claims.key, serviceName: claims.serviceName }),
-  );
-  return blob !== null && Number(blob.byteSize) === claims.contentLength && blob.checksum === claims.checksum;
 }
 
 /**
