@@ -1,36 +1,26 @@
 import { inspect } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { Blob } from './records/Blob.ts';
-import { ArgumentError, ConfigurationError, FileNotFoundError, InvalidSignatureError } from './core/errors.ts';
-import { BackgroundTasks } from './core/background.ts';
-import { AttacheEvents, type AttacheEventMap, type AttacheEventName } from './core/events.ts';
+import { ArgumentError, ConfigurationError } from './core/errors.ts';
+import type { AttacheEventMap, AttacheEventName } from './core/events.ts';
 import { runChange } from './attached/attach-ops.ts';
 import { AttachChange } from './attached/change.ts';
 import { normalizeInput, type AttachInput } from './attached/input.ts';
-import { findSignedBlob } from './records/signed-ids.ts';
 import { createDirectUpload, type DirectUploadRequest, type DirectUploadResponse } from './attached/direct-upload.ts';
 import { fetchHandler, nodeHandler, type HandlerOptions, type NodeHandler } from './http/handler.ts';
-import { Routes } from './http/routes.ts';
-import { MessageVerifier } from './signing/MessageVerifier.ts';
-import { RailsMode, type RailsOptions } from './signing/rails/RailsMode.ts';
-import { RailsRoutes } from './http/rails/RailsRoutes.ts';
+import type { RailsOptions } from './signing/rails/RailsMode.ts';
 import { withAttached, type WithAttachedOptions } from './attached/with-attached.ts';
 import { assertAccessorsVisible } from './attached/decorators.ts';
-import { Purger } from './records/purge.ts';
 import { purgeUnattached } from './records/unattached.ts';
 import { sweep, type SweepOptions, type SweepReport } from './records/sweep.ts';
 import type { AttacheJob, EnqueueOptions, JobAttempt, JobQueue, JobWorker } from './jobs/queue.ts';
-import type { JobContext } from './jobs/dispatch.ts';
-import { Jobs } from './jobs/jobs.ts';
-import { mirrorBlob } from './records/mirror.ts';
-import { Representations, type RepresentationOptions } from './representations/representations.ts';
-import { performAnalyze, performPreprocess } from './representations/jobs.ts';
-import { registerRuntime, unregisterRuntime, type AttacheRuntime } from './records/runtime.ts';
-import { AttacheSubscriber } from './attached/subscriber.ts';
-import './services/builtins.ts';
-import { configFromObject, loadConfig, resolveConfigFile } from './services/config.ts';
-import { globalAdapters, ServiceRegistry } from './services/registry.ts';
+import type { Analyzer } from './representations/analyzer.ts';
+import type { Previewer } from './representations/previewers.ts';
+import type { RepresentationOptions } from './representations/representations.ts';
+import { registerRuntime, unregisterRuntime } from './records/runtime.ts';
+import { globalAdapters } from './services/registry.ts';
 import type { StorageService } from './services/Service.ts';
+import { Runtime } from './runtime.ts';
 
 export interface AttacheOptions {
   /** A TypeORM DataSource whose entities include `attacheEntities`. Initialized here if it is not yet. */
@@ -57,50 +47,25 @@ export interface AttacheOptions {
   representations?: RepresentationOptions;
 }
 
-/** ActiveStorage.routes_prefix's default: where a Rails app's links point. */
-const RAILS_ROUTES_PREFIX = '/rails/active_storage';
+const RUNTIMES = new WeakMap<Attache, Runtime>();
+
+/** @internal The runtime behind an Attache (for attache's own tests and tools; not part of the API). */
+export function runtimeOf(attache: Attache): Runtime {
+  const runtime = RUNTIMES.get(attache);
+  if (!runtime) throw new ArgumentError('Not an initialized Attache.');
+  return runtime;
+}
 
 /** The entry point: storage services from storage.yml bound to a TypeORM DataSource. */
-export class Attache implements AttacheRuntime {
-  /** Storage adapters known to every Attache; register your own before or after init. */
+export class Attache {
+  /** Storage adapters known to every Attache; register your own before init (`Attache.adapters.register(name, definition)`). */
   static readonly adapters = globalAdapters;
 
-  readonly registry: ServiceRegistry;
-  readonly verifier: MessageVerifier;
-  /** Rails mode (`init({ rails })`), or undefined when it is off. */
-  readonly rails: RailsMode | undefined;
-  readonly routes: Routes;
-  readonly purger: Purger;
-  readonly background: BackgroundTasks;
-  readonly representations: Representations;
-  private readonly events = new AttacheEvents();
-  private readonly subscriber: AttacheSubscriber;
-  private readonly jobs: Jobs;
+  readonly #rt: Runtime;
 
-  private constructor(readonly dataSource: DataSource, options: AttacheOptions) {
-    const env = options.env ?? process.env;
-    this.verifier = new MessageVerifier(options.secret);
-    this.rails = options.rails === undefined ? undefined : new RailsMode(options.rails);
-    this.routes = this.rails
-      ? new RailsRoutes(this.verifier, this.rails, { baseUrl: options.baseUrl, mount: options.mount ?? RAILS_ROUTES_PREFIX })
-      : new Routes(this.verifier, { baseUrl: options.baseUrl, mount: options.mount });
-    const config = options.services ? configFromObject(options.services) : loadConfig(resolveConfigFile(options.configFile, env));
-    this.registry = new ServiceRegistry(config, { env, defaultService: options.service, diskUrls: this.routes });
-    this.purger = new Purger(dataSource, (name) => this.service(name));
-    this.background = new BackgroundTasks((action, error) => this.reportBackgroundFailure(action, error));
-    const context: JobContext = {
-      purgeBlob: (blobId) => this.purger.purgeById(blobId),
-      mirrorBlob: (blobId) => mirrorBlob(dataSource, (name) => this.service(name), blobId),
-      service: (name) => this.service(name),
-      analyzeBlob: (job) => performAnalyze(this, job),
-      preprocessBlob: (job) => performPreprocess(this, job),
-    };
-    this.jobs = new Jobs({ queue: options.queue, events: this.events, context, background: this.background, env });
-    this.representations = new Representations(this, options.representations ?? {}, {
-      analysisSkipped: (event) => this.events.emit('analysis:skipped', event),
-      preprocessFailed: (event) => this.events.emit('preprocess:failed', event),
-    });
-    this.subscriber = new AttacheSubscriber(this);
+  private constructor(runtime: Runtime) {
+    this.#rt = runtime;
+    RUNTIMES.set(this, runtime);
   }
 
   /** Loads the config, hooks into the DataSource and returns a ready Attache. Throws ConfigurationError. */
@@ -111,36 +76,46 @@ export class Attache implements AttacheRuntime {
       throw new ConfigurationError('The DataSource does not map attache\'s entities: add `...attacheEntities` to its `entities`.');
     }
     assertAccessorsVisible(dataSource.entityMetadatas.map((metadata) => metadata.target));
-    const attache = new Attache(dataSource, options);
-    void attache.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
-    await attache.registry.preload(); // loads the S3 adapters (AWS SDK) the config uses; a typo in the default service fails here
-    await attache.jobs.start();
-    dataSource.subscribers.push(attache.subscriber, attache.jobs.hooks);
-    registerRuntime(attache);
-    return attache;
+    const rt = new Runtime(dataSource, options);
+    void rt.registry.defaultName; // an unknown or ambiguous default fails at boot, not at first upload
+    await rt.registry.preload(); // loads the S3 adapters (AWS SDK) the config uses; a typo in the default service fails here
+    await rt.jobs.start();
+    dataSource.subscribers.push(rt.subscriber, rt.jobs.hooks);
+    registerRuntime(rt);
+    return new Attache(rt);
+  }
+
+  /** The DataSource this Attache is bound to. */
+  get dataSource(): DataSource {
+    return this.#rt.dataSource;
   }
 
   /** The named service (default: the default service). Built on first use. Throws ConfigurationError. */
   service(name?: string): StorageService {
-    return this.registry.service(name);
+    return this.#rt.service(name);
+  }
+
+  /** The default service's name (init's `service`, else ATTACHE_SERVICE, else the only one). */
+  get defaultService(): string {
+    return this.#rt.registry.defaultName;
+  }
+
+  /** The configured service names, in file order. */
+  get serviceNames(): string[] {
+    return this.#rt.registry.names();
   }
 
   /**
    * The blob behind a signed id (attache's, or in Rails mode also Rails' `blob_id`), or null when
-   * the id is tampered, expired, of another purpose, or the blob is gone.
+   * the id is tampered, expired, of another purpose, or the blob is gone. Throws PersistenceError.
    */
-  async findSigned(signedId: string): Promise<Blob | null> {
-    try {
-      return await this.findSignedOrFail(signedId);
-    } catch (error) {
-      if (error instanceof InvalidSignatureError || error instanceof FileNotFoundError) return null;
-      throw error;
-    }
+  findSigned(signedId: string): Promise<Blob | null> {
+    return this.#rt.findSigned(signedId);
   }
 
-  /** The blob behind a signed id. Throws InvalidSignatureError (with its reason) or FileNotFoundError. */
-  async findSignedOrFail(signedId: string): Promise<Blob> {
-    return (await findSignedBlob(this, signedId)).blob;
+  /** The blob behind a signed id. Throws InvalidSignatureError (with its reason), FileNotFoundError or PersistenceError. */
+  findSignedOrFail(signedId: string): Promise<Blob> {
+    return this.#rt.findSignedOrFail(signedId);
   }
 
   /**
@@ -151,8 +126,8 @@ export class Attache implements AttacheRuntime {
   async createAndUpload(input: AttachInput, options: { service?: string } = {}): Promise<Blob> {
     const file = await normalizeInput(input);
     if (file.kind !== 'file') throw new ArgumentError('createAndUpload takes a new file, not a Blob or a signed id.');
-    const change = new AttachChange(this, { service: this.service(options.service), limits: {} }, [file]);
-    await runChange(this, change);
+    const change = new AttachChange(this.#rt, { service: this.#rt.service(options.service), limits: {} }, [file]);
+    await runChange(this.#rt, change);
     return change.blobs[0]!;
   }
 
@@ -162,7 +137,7 @@ export class Attache implements AttacheRuntime {
    * client must PUT to. Attach with the signed id afterwards; it is verified then.
    */
   createDirectUpload(request: DirectUploadRequest): Promise<DirectUploadResponse> {
-    return createDirectUpload(this, request);
+    return createDirectUpload(this.#rt, request);
   }
 
   /**
@@ -171,17 +146,22 @@ export class Attache implements AttacheRuntime {
    * stored variants and previews too, in three more queries. Returns the records.
    */
   withAttached<T extends object>(records: readonly T[], ...names: Array<string | WithAttachedOptions>): Promise<readonly T[]> {
-    return withAttached(this, records, names);
+    return withAttached(this.#rt, records, names);
   }
 
-  /** The HTTP routes (Disk files, redirect, proxy) as a Node/Express/Connect handler: `(req, res, next?)`. */
+  /** The HTTP routes (Disk files, redirect, proxy, direct uploads) as a Node/Express/Connect handler: `(req, res, next?)`. */
   handler(options?: HandlerOptions): NodeHandler {
-    return nodeHandler(this, options);
+    return nodeHandler(this.#rt, options);
   }
 
   /** The same routes for Fetch-style runtimes (Hono, Next, Bun): resolves to a Response (404 when not ours). */
   fetch(request: Request, options?: HandlerOptions): Promise<Response> {
-    return fetchHandler(this, options)(request);
+    return fetchHandler(this.#rt, options)(request);
+  }
+
+  /** The path prefix of attache's HTTP routes (`/attache`, or `/rails/active_storage` in Rails mode). */
+  get mount(): string {
+    return this.#rt.routes.mount;
   }
 
   /**
@@ -189,7 +169,7 @@ export class Attache implements AttacheRuntime {
    * uploads, detached files). Run it from a scheduled job. Returns how many were purged.
    */
   purgeUnattached(options: { olderThan: number; batchSize?: number }): Promise<number> {
-    return purgeUnattached(this, options);
+    return purgeUnattached(this.#rt, options);
   }
 
   /**
@@ -198,12 +178,12 @@ export class Attache implements AttacheRuntime {
    * multipart uploads. A dry run by default; `{ dryRun: false }` removes them. Returns the report.
    */
   sweep(options?: SweepOptions): Promise<SweepReport> {
-    return sweep(this, this.registry.names(), options);
+    return sweep(this.#rt, this.#rt.registry.names(), options);
   }
 
   /** The job queue (the in-process default, or the one given to init). */
   get queue(): JobQueue {
-    return this.jobs.queue;
+    return this.#rt.queue;
   }
 
   /**
@@ -211,7 +191,7 @@ export class Attache implements AttacheRuntime {
    * transaction commits. Throws ArgumentError (not a job) or the queue's error.
    */
   enqueue(job: AttacheJob, options?: EnqueueOptions): Promise<void> {
-    return this.jobs.enqueue(job, options);
+    return this.#rt.enqueue(job, options);
   }
 
   /**
@@ -219,7 +199,7 @@ export class Attache implements AttacheRuntime {
    * worker calls. Idempotent. Throws ArgumentError for a value that is not a job, else the job's error.
    */
   perform(job: AttacheJob, attempt?: JobAttempt): Promise<void> {
-    return this.jobs.perform(job, attempt);
+    return this.#rt.jobs.perform(job, attempt);
   }
 
   /**
@@ -227,37 +207,41 @@ export class Attache implements AttacheRuntime {
    * `stop()`. Throws ConfigurationError with the in-process default, which has nothing to share.
    */
   work(options?: { concurrency?: number }): Promise<JobWorker> {
-    return this.jobs.work(options);
+    return this.#rt.jobs.work(options);
   }
 
   /** Waits for in-process background jobs and attache's own background cleanup to finish. */
-  async drain(): Promise<void> {
-    do {
-      await this.background.drain();
-      await this.jobs.drain();
-    } while (this.background.busy);
+  drain(): Promise<void> {
+    return this.#rt.drain();
+  }
+
+  /** Adds an analyzer (tried before the built-in ones) for blobs attached from now on. */
+  registerAnalyzer(analyzer: Analyzer): this {
+    this.#rt.representations.registerAnalyzer(analyzer);
+    return this;
+  }
+
+  /** Adds a previewer (tried before the built-in ones). */
+  registerPreviewer(previewer: Previewer): this {
+    this.#rt.representations.registerPreviewer(previewer);
+    return this;
   }
 
   /** Listens to attache's events (see AttacheEventMap). Returns this. */
   on<K extends AttacheEventName>(name: K, listener: (...payload: AttacheEventMap[K]) => void): this {
-    this.events.on(name, listener as never);
+    this.#rt.events.on(name, listener as never);
     return this;
   }
 
   /** Stops listening. Returns this. */
   off<K extends AttacheEventName>(name: K, listener: (...payload: AttacheEventMap[K]) => void): this {
-    this.events.off(name, listener as never);
+    this.#rt.events.off(name, listener as never);
     return this;
-  }
-
-  private reportBackgroundFailure(action: string, error: Error): void {
-    if (this.events.listenerCount('background:failed') > 0) this.events.emit('background:failed', { action, error: error as never });
-    else console.warn(`[attache] could not ${action}: ${error.message}`);
   }
 
   /** What `JSON.stringify` and `inspect` show: service names only, never settings or secrets. */
   toJSON(): { services: string[]; defaultService: string } {
-    return { services: this.registry.names(), defaultService: this.registry.defaultName };
+    return { services: this.serviceNames, defaultService: this.defaultService };
   }
 
   [inspect.custom](): string {
@@ -266,13 +250,14 @@ export class Attache implements AttacheRuntime {
 
   /** Stops this Attache's workers, waits for background jobs, closes the queue, then detaches from the DataSource (which stays open). */
   async close(): Promise<void> {
-    await this.jobs.stopWorkers();
-    await this.drain();
-    await this.jobs.close();
-    for (const subscriber of [this.subscriber, this.jobs.hooks]) {
-      const index = this.dataSource.subscribers.indexOf(subscriber);
-      if (index >= 0) this.dataSource.subscribers.splice(index, 1);
+    const rt = this.#rt;
+    await rt.jobs.stopWorkers();
+    await rt.drain();
+    await rt.jobs.close();
+    for (const subscriber of [rt.subscriber, rt.jobs.hooks]) {
+      const index = rt.dataSource.subscribers.indexOf(subscriber);
+      if (index >= 0) rt.dataSource.subscribers.splice(index, 1);
     }
-    unregisterRuntime(this);
+    unregisterRuntime(rt);
   }
 }

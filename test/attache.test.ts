@@ -6,6 +6,7 @@ import { Attache, ConfigurationError, DiskService, type StorageService } from '.
 import { openTestDataSource, type TestDataSource } from './support/db.ts';
 import { Project, User, usersTable } from './support/entities.ts';
 import { removeDir, tempRoot } from './support/storage.ts';
+import { runtimeOf } from '../src/attache.ts';
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789';
 let db: TestDataSource;
@@ -94,7 +95,7 @@ describe('Attache.init (checklist 23)', () => {
         message = String(error) + JSON.stringify(error);
       }
       expect(message).toMatch(/password/);
-      for (const shown of [message, JSON.stringify(attache), inspect(attache, { depth: 5 }), JSON.stringify(attache.registry), inspect(attache.registry)]) {
+      for (const shown of [message, JSON.stringify(attache), inspect(attache, { depth: 5 }), JSON.stringify(runtimeOf(attache).registry), inspect(runtimeOf(attache).registry)]) {
         expect(shown).not.toContain(secret);
       }
     } finally {
@@ -114,7 +115,7 @@ describe('Attache.init (checklist 23)', () => {
   it('registers an adapter after init and uses it for a service of this Attache', async () => {
     const attache = await Attache.init({ dataSource: db.dataSource, secret: SECRET, configFile: app('mem:\n  service: Memory\n  root: /tmp/mem\n'), env: {} });
     try {
-      attache.registry.register('Memory', { settings: ['root'], create: (settings, { name }) => new DiskService({ name, root: String(settings['root']) }) as StorageService });
+      runtimeOf(attache).registry.register('Memory', { settings: ['root'], create: (settings, { name }) => new DiskService({ name, root: String(settings['root']) }) as StorageService });
       expect(attache.service().name).toBe('mem');
     } finally {
       await attache.close();

@@ -7,7 +7,7 @@ import type { Attache } from '../../src/index.ts';
  * infrastructure code; the example does it at start-up against the S3_* environment.
  */
 export async function allowBrowserUploads(attache: Attache, origin: string): Promise<void> {
-  const settings = attache.registry.defaultName === 'secure' ? process.env : null;
+  const settings = attache.defaultService === 'secure' ? process.env : null;
   if (!settings?.S3_ENDPOINT) return;
   const client = new S3Client({
     endpoint: settings.S3_ENDPOINT,

@@ -56,7 +56,7 @@ export async function startExample(options: { port?: number; databaseUrl?: strin
   async function app(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
     if (req.method === 'GET' && req.url === '/client.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs);
-    if (req.method === 'GET' && req.url === '/config') return json(res, 200, { service: attache.registry.defaultName });
+    if (req.method === 'GET' && req.url === '/config') return json(res, 200, { service: attache.defaultService });
     if (req.method === 'POST' && req.url === '/attach') return attach(req, res);
     res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
   }
@@ -114,6 +114,6 @@ function closeServer(server: Server, done: () => void): void {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const example = await startExample({ port: Number(process.env.PORT ?? 3000) });
-  console.log(`Open ${example.origin} (service: ${example.attache.registry.defaultName}); Ctrl-C to stop.`);
+  console.log(`Open ${example.origin} (service: ${example.attache.defaultService}); Ctrl-C to stop.`);
   process.once('SIGINT', () => void example.close().then(() => process.exit(0)));
 }

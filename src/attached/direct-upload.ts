@@ -27,7 +27,8 @@ export interface DirectUploadRequest {
   parts?: Array<{ byteSize: number; checksum: string }>;
 }
 
-interface Target {
+/** Where and how the client sends bytes: the URL and the exact headers to send. */
+export interface DirectUploadTarget {
   url: string;
   headers: Record<string, string>;
 }
@@ -36,7 +37,7 @@ export interface DirectUploadResponse {
   /** Attach with `record.avatar.attach(signedId)` once the upload is done. */
   signedId: string;
   /** One PUT of the whole file, or one PUT per part followed by a POST to `complete`. */
-  directUpload: Target | { parts: Array<Target & { partNumber: number }>; complete: Target };
+  directUpload: DirectUploadTarget | { parts: Array<DirectUploadTarget & { partNumber: number }>; complete: DirectUploadTarget };
 }
 
 /** Multipart part URLs and the completion token live this long (seconds): big files take a while. */

@@ -3,10 +3,19 @@ import type { ServiceRegistry } from './registry.ts';
 import type { DiskUrlPort, StorageService } from './Service.ts';
 
 /** What an adapter gets besides its settings: its own name, `Rails.root`, and the registry (for Mirror-like services). */
+/** The other services of the same configuration, for adapters built on them (Mirror). */
+export interface ServiceDirectory {
+  /** The named service, built on first use. Throws ConfigurationError. */
+  service(name: string): StorageService;
+  /** The configured service names, in file order. */
+  names(): string[];
+}
+
 export interface ServiceContext {
   name: string;
+  /** What `Rails.root` means: the folder that holds `config/`. */
   appRoot: string;
-  services: ServiceRegistry;
+  services: ServiceDirectory;
   /** Signed Disk URLs (the app's routes). */
   diskUrls?: DiskUrlPort;
   /**

@@ -6,6 +6,7 @@ import { servedAsBinary, servedHeaders, storedHeaders } from '../../src/content/
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { decodeToken, HOSTILE_FILENAMES, serveBoth, tokenOf, WELL_FORMED_DISPOSITION, type Answer, type Both } from '../http/harness.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 // The serving rules (serving.ts) as a client of a Disk URL sees them; the proxy route's side is in blobs.test.ts.
 const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
@@ -55,7 +56,7 @@ describe('checklist 17: risky types are downloaded, never rendered', () => {
 
   it('even a validly signed inline token for HTML is served as attachment', async () => {
     const blob = await attached(HTML, 'page.html');
-    const url = f.attache.routes.diskDownload('local', blob.key, { expiresIn: 300, disposition: 'inline', contentType: 'text/html', filename: 'page.html' });
+    const url = runtimeOf(f.attache).routes.diskDownload('local', blob.key, { expiresIn: 300, disposition: 'inline', contentType: 'text/html', filename: 'page.html' });
     expect((decodeToken(tokenOf(url)).d as { disposition: string }).disposition).toBe('inline');
     const answer = await get(url);
     expect(answer.headers.get('content-disposition')).toMatch(/^attachment; /);
@@ -75,7 +76,7 @@ describe('checklist 18: the served type is the strictly parsed essence', () => {
     ['image/png\r\nX-Evil: 1', 'application/octet-stream', 'attachment'],
     ['image/png; charset="x"\r\nSet-Cookie: a=b', 'application/octet-stream', 'attachment'],
   ])('a signed content type %j is served as %s, %s', async (signedType, served, disposition) => {
-    const url = f.attache.routes.diskDownload('local', pngBlob.key, { expiresIn: 300, disposition: 'inline', contentType: signedType, filename: 'x.png' });
+    const url = runtimeOf(f.attache).routes.diskDownload('local', pngBlob.key, { expiresIn: 300, disposition: 'inline', contentType: signedType, filename: 'x.png' });
     const answer = await get(url);
     expect(answer.headers.get('content-type')).toBe(served);
     expect(answer.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition}; `));

@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ArgumentError, type Blob } from '../../src/index.ts';
+import { ArgumentError, Blob } from '../../src/index.ts';
 import { md5Base64 } from '../../src/core/checksum.ts';
 import { openAttache, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { decodeToken, flipChar, important, read, serve, serveBoth, tokenOf, type Both, type Served } from './harness.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
 let f: AttacheFixture;
@@ -27,6 +28,8 @@ beforeAll(async () => {
   await user.avatar.attach({ io: png, filename: 'ada.png' });
   blob = (await user.avatar.blob())!;
   diskUrl = await blob.url();
+  // A direct upload's blob row waits for these bytes (a PUT without one is 404).
+  await waitingBlob('parityuploadkey0000000000aaa', uploadBytes);
   uploadUrl = await f.attache.service('local').urlForDirectUpload('parityuploadkey0000000000aaa', {
     expiresIn: 300,
     contentType: 'text/plain',
@@ -34,6 +37,12 @@ beforeAll(async () => {
     checksum: md5Base64(uploadBytes),
   });
 });
+/** The blob row a direct upload makes before its bytes arrive. */
+async function waitingBlob(key: string, bytes: Buffer): Promise<void> {
+  const blobs = f.db.dataSource.getRepository(Blob);
+  await blobs.save(blobs.create({ key, filename: 'up.txt', contentType: 'text/plain', byteSize: bytes.length, checksum: md5Base64(bytes), serviceName: 'local', metadata: {} }));
+}
+
 afterAll(async () => {
   await both.node.close();
   await f.close();
@@ -84,7 +93,7 @@ describe('the Node handler and the Fetch handler give the same answers', () => {
 
 describe('routing', () => {
   it('answers 404, never 500, for malformed paths and tokens under the mount', async () => {
-    const signedKey = (key: unknown): string => `/attache/disk/${f.attache.verifier.sign({ key, service: 'local', disposition: 'inline', contentType: 'image/png', filename: 'x' }, 'disk_download', 60)}/x`;
+    const signedKey = (key: unknown): string => `/attache/disk/${runtimeOf(f.attache).verifier.sign({ key, service: 'local', disposition: 'inline', contentType: 'image/png', filename: 'x' }, 'disk_download', 60)}/x`;
     const paths = [
       '/attache/disk/%ZZ/x',
       '/attache/disk/a.b.c/x',
@@ -98,7 +107,7 @@ describe('routing', () => {
       signedKey(42),
       signedKey('../../etc/passwd'),
       signedKey(''),
-      `/attache/disk/${f.attache.verifier.sign('just a string', 'disk_download', 60)}/x`,
+      `/attache/disk/${runtimeOf(f.attache).verifier.sign('just a string', 'disk_download', 60)}/x`,
     ];
     for (const p of paths) {
       for (const adapter of ['viaNode', 'viaFetch'] as const) {
@@ -197,6 +206,7 @@ describe('Express: app.use(attache.handler())', () => {
     const bytes = Buffer.from('uploaded through express');
     const key = 'expressuploadkey0000000000aa';
     const checksum = md5Base64(bytes);
+    await waitingBlob(key, bytes);
     const url = await service.urlForDirectUpload(key, { expiresIn: 60, contentType: 'text/plain', contentLength: bytes.length, checksum });
     const answer = await fetch(`${app.base}${url}`, { method: 'PUT', body: bytes, headers: service.headersForDirectUpload(key, { contentType: 'text/plain', checksum }) });
     expect(answer.status).toBe(204);

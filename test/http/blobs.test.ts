@@ -7,6 +7,7 @@ import { MessageVerifier } from '../../src/signing/MessageVerifier.ts';
 import { openAttache, TEST_SECRET, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { decodeToken, flipChar, HOSTILE_FILENAMES, serveBoth, tokenOf, watchReads, WELL_FORMED_DISPOSITION, type Answer, type Both } from './harness.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
 const HTML = Buffer.from('<html><body><script>alert(1)</script></body></html>');
@@ -46,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('GET {mount}/blobs/redirect/:signedId/:filename', () => {
-  const redirectUrl = (signedId: string, query = ''): string => `${f.attache.routes.redirect(signedId, 'ada.png')}${query}`;
+  const redirectUrl = (signedId: string, query = ''): string => `${runtimeOf(f.attache).routes.redirect(signedId, 'ada.png')}${query}`;
   /** The id inside a blob's redirect URL (purpose blob_url: it serves, but cannot be attached). */
   const urlId = (b: Blob): string => b.redirectUrl().split('/')[4]!;
 
@@ -185,9 +186,9 @@ describe('GET|HEAD {mount}/blobs/proxy/:signedId/:filename', () => {
   it('a signed id with expiresIn works until it expires; a tampered one is 404', async () => {
     expect((await get(blob.proxyUrl({ expiresIn: 60 }))).status).toBe(200);
     const expired = new MessageVerifier(TEST_SECRET, () => Date.now() - 61_000).sign(blob.id, 'blob_url', 60);
-    expect((await get(f.attache.routes.proxy(expired, 'ada.png'))).status).toBe(404);
+    expect((await get(runtimeOf(f.attache).routes.proxy(expired, 'ada.png'))).status).toBe(404);
     const signedId = blob.proxyUrl().split('/')[4]!;
-    expect((await get(f.attache.routes.proxy(flipChar(signedId, signedId.length - 1), 'ada.png'))).status).toBe(404);
+    expect((await get(runtimeOf(f.attache).routes.proxy(flipChar(signedId, signedId.length - 1), 'ada.png'))).status).toBe(404);
   });
 });
 
@@ -219,7 +220,7 @@ describe('the authorize hook', () => {
     seen.length = 0;
     allow = false;
     try {
-      expect((await get(f.attache.routes.proxy('bad.token', 'x'))).status).toBe(404);
+      expect((await get(runtimeOf(f.attache).routes.proxy('bad.token', 'x'))).status).toBe(404);
       expect((await get(await blob.url())).status).toBe(200);
       expect(seen).toEqual([]);
     } finally {

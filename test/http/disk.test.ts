@@ -6,6 +6,7 @@ import { MessageVerifier } from '../../src/signing/MessageVerifier.ts';
 import { openAttache, TEST_SECRET, type AttacheFixture } from '../support/attache.ts';
 import { User } from '../support/entities.ts';
 import { decodeToken, flipChar, forgePayload, serveBoth, tokenOf, watchReads, type Answer, type Both } from './harness.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../../examples/fixtures');
 const NOT_FOUND = 'Not Found\n';
@@ -183,9 +184,9 @@ describe('checklist 13: a token for one service is not honoured by another', () 
     const [doc] = await user.documents.blobs();
     expect(doc!.serviceName).toBe('archive');
     const options = { expiresIn: 300, disposition: 'attachment', contentType: 'text/plain', filename: 'notes.txt' } as const;
-    expectNotFound(await get(f.attache.routes.diskDownload('local', doc!.key, options)));
-    expectNotFound(await get(f.attache.routes.diskDownload('nope', doc!.key, options)));
-    const control = await get(f.attache.routes.diskDownload('archive', doc!.key, options));
+    expectNotFound(await get(runtimeOf(f.attache).routes.diskDownload('local', doc!.key, options)));
+    expectNotFound(await get(runtimeOf(f.attache).routes.diskDownload('nope', doc!.key, options)));
+    const control = await get(runtimeOf(f.attache).routes.diskDownload('archive', doc!.key, options));
     expect(control.status).toBe(200);
     expect(control.body.toString()).toBe('archived bytes');
   });
@@ -193,7 +194,7 @@ describe('checklist 13: a token for one service is not honoured by another', () 
   it('a validly signed traversal key is 404 (the Disk containment check still applies)', async () => {
     const options = { expiresIn: 300, disposition: 'attachment', contentType: 'text/plain', filename: 'passwd' } as const;
     for (const key of ['../../etc/passwd', '/etc/passwd', 'a/../../x']) {
-      expectNotFound(await get(f.attache.routes.diskDownload('local', key, options)));
+      expectNotFound(await get(runtimeOf(f.attache).routes.diskDownload('local', key, options)));
     }
   });
 });
@@ -217,7 +218,7 @@ describe('checklist 14: response overrides only from inside the signature', () =
 
 describe('checklist 15: expiresIn is checked before anything is signed', () => {
   it.each([0, -1, NaN, '300', 604_801])('blob.url({ expiresIn: %j }) throws ArgumentError and signs nothing', async (expiresIn) => {
-    const sign = vi.spyOn(f.attache.verifier, 'sign');
+    const sign = vi.spyOn(runtimeOf(f.attache).verifier, 'sign');
     const url = vi.spyOn(f.attache.service('local'), 'url');
     try {
       await expect(pngBlob.url({ expiresIn: expiresIn as number })).rejects.toThrow(ArgumentError);

@@ -6,6 +6,7 @@ import { TEST_SECRET } from '../support/attache.ts';
 import { imageInfo, makeImage, makePdf, toolsMissing, truncate } from '../support/media.ts';
 import { openGallery, type Gallery } from '../representations/fixture.ts';
 import { flipChar, serveBoth, type Both } from './harness.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 let g: Gallery;
 let both: Both;
@@ -110,7 +111,7 @@ describe('representation routes ({mount}/representations/{redirect,proxy}/:signe
     expect((await both.get(await member.avatar.variant('thumb').proxyUrl())).status).toBe(422);
     await member.report.attach({ io: Buffer.from('just text'), filename: 'notes.txt' });
     const text = (await member.report.blob())!;
-    const url = g.attache.routes.representation('proxy', text.proxyUrl().split('/')[4]!, Variation.of({ resizeToLimit: [5, 5] }).sign(g.attache.verifier, text.id), 'notes.txt');
+    const url = runtimeOf(g.attache).routes.representation('proxy', text.proxyUrl().split('/')[4]!, Variation.of({ resizeToLimit: [5, 5] }).sign(runtimeOf(g.attache).verifier, text.id), 'notes.txt');
     expect((await both.get(url)).status).toBe(404);
   });
 

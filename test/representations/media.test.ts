@@ -12,6 +12,7 @@ import { Attachment, Blob, UnpreviewableError, UnrepresentableError, VariantReco
 import { imageInfo, makeAudio, makeImage, makePdf, makeVideo, toolsMissing } from '../support/media.ts';
 import { filesUnder } from '../support/storage.ts';
 import { openGallery, type Gallery } from './fixture.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 const FIXTURE_PDF = makePdf([{ width: 200, height: 100 }, { width: 300, height: 300 }]);
 
@@ -124,7 +125,7 @@ describe.skipIf(toolsMissing('ffprobe', 'ffmpeg'))('videos and audio (ffmpeg)', 
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/segment.ts`;
       const playlist = path.join(dir, 'clip.mp4');
       await writeFile(playlist, `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n${segment}\n#EXTINF:1,\n${url}\n#EXT-X-ENDLIST\n`);
-      const context = (g.attache.representations as unknown as { context: ProcessingContext }).context;
+      const context = (runtimeOf(g.attache).representations as unknown as { context: ProcessingContext }).context;
       const facts = { contentType: 'video/mp4', filename: 'clip.mp4', byteSize: 0 };
       await expect(videoAnalyzer.metadata(playlist, facts, context)).rejects.toMatchObject({ code: 'E_PROCESSING', reason: 'tool_failed' });
       await expect(videoPreviewer.preview(playlist, facts, context)).rejects.toMatchObject({ code: 'E_PROCESSING', reason: 'tool_failed' });

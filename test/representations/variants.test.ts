@@ -17,6 +17,7 @@ import { filesUnder } from '../support/storage.ts';
 import { imageInfo, makeImage, makeJpegWithExif, makePdf, makePixelBomb, makeRotatedJpeg, truncate } from '../support/media.ts';
 import { Variation } from '../../src/representations/variation.ts';
 import { countQueries, Member, openGallery, type Gallery } from './fixture.ts';
+import { runtimeOf } from '../../src/attache.ts';
 
 let g: Gallery;
 const skipped: AnalysisSkipped[] = [];
@@ -67,7 +68,7 @@ describe('analysis after attach', () => {
 describe('pluggable analyzers', () => {
   it('runs a registered analyzer first, keeps its result to JSON values and never lets it set attache\'s flags', async () => {
     const { readFile } = await import('node:fs/promises');
-    g.attache.representations.registerAnalyzer({
+    g.attache.registerAnalyzer({
       name: 'lines',
       accept: (blob) => blob.contentType === 'text/plain',
       metadata: async (file) => ({ lines: (await readFile(file, 'utf8')).split('\n').length, identified: false, encryption: 'forged', when: new Date() }),
@@ -186,9 +187,9 @@ describe('made once, and preprocessed through signed jobs', () => {
     const blob = (await member.avatar.blob())!;
     const forged = { type: 'preprocess' as const, blobId: blob.id, variation: Buffer.from(JSON.stringify({ b: blob.id, t: { resizeToLimit: [9, 9] } })).toString('base64url') };
     await expect(g.attache.perform(forged)).rejects.toBeInstanceOf(InvalidSignatureError);
-    const elsewhere = Variation.of({ resizeToLimit: [9, 9] }).sign(g.attache.verifier, String(Number(blob.id) + 1));
+    const elsewhere = Variation.of({ resizeToLimit: [9, 9] }).sign(runtimeOf(g.attache).verifier, String(Number(blob.id) + 1));
     await expect(g.attache.perform({ type: 'preprocess', blobId: blob.id, variation: elsewhere })).rejects.toBeInstanceOf(InvalidSignatureError);
-    await g.attache.perform({ type: 'preprocess', blobId: blob.id, variation: Variation.of({ resizeToLimit: [9, 9] }).sign(g.attache.verifier, blob.id) });
+    await g.attache.perform({ type: 'preprocess', blobId: blob.id, variation: Variation.of({ resizeToLimit: [9, 9] }).sign(runtimeOf(g.attache).verifier, blob.id) });
     expect(await blob.variant({ resizeToLimit: [9, 9] }).isProcessed()).toBe(true);
   });
 });

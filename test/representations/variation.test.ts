@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ArgumentError, InvalidSignatureError, MessageVerifier } from '../../src/index.ts';
+import { ArgumentError, InvalidSignatureError } from '../../src/index.ts';
+import { MessageVerifier } from '../../src/signing/MessageVerifier.ts';
 import { defaultVariantFormat, RAILS_WEB_IMAGE_CONTENT_TYPES, type FormatChoice } from '../../src/representations/formats.ts';
 import { validateNamedVariant } from '../../src/representations/transformations.ts';
 import { Variation } from '../../src/representations/variation.ts';

@@ -10,6 +10,7 @@ import { User } from '../../support/entities.ts';
 import { filesUnder } from '../../support/storage.ts';
 import { serveBoth, WELL_FORMED_DISPOSITION, type Both } from '../harness.ts';
 import { openRailsAttache, PREFIX, RAILS_SECRET, railsBlob, type RailsFixture } from './fixture.ts';
+import { runtimeOf } from '../../../src/attache.ts';
 
 const PNG = await readFile(new URL('../../../examples/fixtures/ada.png', import.meta.url));
 const HTML = Buffer.from('<html><script>alert(1)</script></html>');
@@ -270,7 +271,7 @@ describe('Rails mode options', () => {
   });
 
   it('does not print the secret in JSON or inspect', () => {
-    expect(JSON.stringify(f.attache.rails)).not.toContain(RAILS_SECRET);
+    expect(JSON.stringify(runtimeOf(f.attache).rails)).not.toContain(RAILS_SECRET);
     expect(JSON.stringify(f.attache)).not.toContain(RAILS_SECRET);
   });
 });
