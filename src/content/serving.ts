@@ -103,6 +103,16 @@ export function storedHeaders(file: StoredFile): StoredHeaders {
   return disposition === 'attachment' ? { contentType, contentDisposition: 'attachment' } : { contentType };
 }
 
+/** The headers of a direct-upload PUT to storage that keeps them as sent (Disk, Memory): the stored type and disposition (storedHeaders) and Content-MD5. */
+export function storedUploadHeaders(file: StoredFile & { checksum: string }): Record<string, string> {
+  const stored = storedHeaders(file);
+  return {
+    'Content-Type': stored.contentType,
+    'Content-MD5': file.checksum,
+    ...(stored.contentDisposition !== undefined && { 'Content-Disposition': stored.contentDisposition }),
+  };
+}
+
 /**
  * A well-formed Content-Disposition: an ASCII `filename=` fallback and an RFC 5987 `filename*=`.
  * The filename is sanitized first, so no quote, CR, LF or path can reach the header.

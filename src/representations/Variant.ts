@@ -14,15 +14,44 @@ export interface RepresentationKit {
   defaultFormat(blob: Blob): FormatChoice;
 }
 
+/** What a variant and a preview share: their image, made on first use, serves their bytes and URLs. */
+export abstract class StoredRepresentation implements Representation {
+  abstract readonly blob: Blob;
+  abstract readonly variation: Variation;
+  protected abstract readonly kit: RepresentationKit;
+
+  abstract processed(): Promise<this>;
+  abstract isProcessed(): Promise<boolean>;
+  /** The stored image, made (once, across processes) when missing. */
+  abstract image(): Promise<Blob>;
+
+  async url(options?: BlobUrlOptions): Promise<string> {
+    return (await this.image()).url(options);
+  }
+
+  async download(): Promise<Buffer> {
+    return (await this.image()).download();
+  }
+
+  async redirectUrl(options: { expiresIn?: number } = {}): Promise<string> {
+    return representationUrl(this.kit.rt, 'redirect', this.blob, this.variation, options.expiresIn);
+  }
+
+  async proxyUrl(options: { expiresIn?: number } = {}): Promise<string> {
+    return representationUrl(this.kit.rt, 'proxy', this.blob, this.variation, options.expiresIn);
+  }
+}
+
 /**
  * A variant of an image blob, tracked as Rails 6.1+ tracks variants: a row in
  * active_storage_variant_records keyed by the variation digest, its image attached to it.
  */
-export class Variant implements Representation {
+export class Variant extends StoredRepresentation {
   /** The variation with Rails' default format applied: what the digest and the stored image follow. */
   readonly variation: Variation;
 
-  constructor(private readonly kit: RepresentationKit, readonly blob: Blob, variation: Variation) {
+  constructor(protected readonly kit: RepresentationKit, readonly blob: Blob, variation: Variation) {
+    super();
     this.variation = variation.defaultTo(kit.defaultFormat(blob));
   }
 
@@ -44,21 +73,6 @@ export class Variant implements Representation {
     return this.kit.maker.variant(this.blob, this.variation);
   }
 
-  async url(options?: BlobUrlOptions): Promise<string> {
-    return (await this.image()).url(options);
-  }
-
-  async download(): Promise<Buffer> {
-    return (await this.image()).download();
-  }
-
-  async redirectUrl(options: { expiresIn?: number } = {}): Promise<string> {
-    return representationUrl(this.kit.rt, 'redirect', this.blob, this.variation, options.expiresIn);
-  }
-
-  async proxyUrl(options: { expiresIn?: number } = {}): Promise<string> {
-    return representationUrl(this.kit.rt, 'proxy', this.blob, this.variation, options.expiresIn);
-  }
 }
 
 /** A representation route URL: the blob's serving id (never attachable) and the variation signed for that blob. */

@@ -5,7 +5,7 @@ import { byteLimit, isByteCount, md5Base64, Measure } from '../core/checksum.ts'
 import { ArgumentError, FileNotFoundError, IntegrityError } from '../core/errors.ts';
 import { assertValidKey } from '../core/keys.ts';
 import { toReadable } from '../core/streams.ts';
-import { storedHeaders } from '../content/serving.ts';
+import { storedUploadHeaders } from '../content/serving.ts';
 import type { AdapterDefinition } from '../services/registry.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, PendingWrite, StorageService, StoredObject, UploadBody, UploadOptions, UploadResult, UrlOptions } from '../services/Service.ts';
 
@@ -110,12 +110,7 @@ export class MemoryService implements StorageService {
   /** Returns the headers Disk would ask for: the stored Content-Type and Content-Disposition (storedHeaders) and Content-MD5. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     assertValidKey(key);
-    const stored = storedHeaders(options);
-    return {
-      'Content-Type': stored.contentType,
-      'Content-MD5': options.checksum,
-      ...(stored.contentDisposition !== undefined && { 'Content-Disposition': stored.contentDisposition }),
-    };
+    return storedUploadHeaders(options);
   }
 
   /** Returns the checksum and size of the concatenation. Throws FileNotFoundError for a missing source and then stores nothing. */

@@ -20,7 +20,7 @@ import type {
   UploadResult,
   UrlOptions,
 } from '../Service.ts';
-import { storedHeaders } from '../../content/serving.ts';
+import { storedHeaders, storedUploadHeaders } from '../../content/serving.ts';
 import { deletePrefixed } from './delete-prefixed.ts';
 import { DiskLayout, fsCode, isMissing } from './paths.ts';
 import { discardTempFile, storedObjects, tempFiles } from './pending.ts';
@@ -153,12 +153,7 @@ export class DiskService implements StorageService {
   /** Returns the stored Content-Type and Content-Disposition (storedHeaders: a risky type as application/octet-stream) and Content-MD5. Throws InvalidKeyError. */
   headersForDirectUpload(key: string, options: DirectUploadHeaderOptions): Record<string, string> {
     this.#layout.pathFor(key);
-    const stored = storedHeaders(options);
-    return {
-      'Content-Type': stored.contentType,
-      'Content-MD5': options.checksum,
-      ...(stored.contentDisposition !== undefined && { 'Content-Disposition': stored.contentDisposition }),
-    };
+    return storedUploadHeaders(options);
   }
 
   /** Returns the checksum and size of the concatenation. Throws FileNotFoundError for a missing source and then stores nothing. */
