@@ -22,7 +22,7 @@ import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000
 class User {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar' }) name!: string;
-  @hasOneAttached({ dependent: 'purge' }) file!: AttachedOne;
+  @hasOneAttached({ dependent: 'purge' }) declare file: AttachedOne;
 }
 
 const MIB = 1024 * 1024;

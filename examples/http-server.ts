@@ -20,7 +20,7 @@ import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000
 class User {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar' }) name!: string;
-  @hasOneAttached({ dependent: 'purge' }) avatar!: AttachedOne;
+  @hasOneAttached({ dependent: 'purge' }) declare avatar: AttachedOne;
 }
 
 const avatarFile = fileURLToPath(new URL('./fixtures/ada.png', import.meta.url));

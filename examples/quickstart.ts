@@ -16,8 +16,8 @@ import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000
 class User {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar' }) name!: string;
-  @hasOneAttached() avatar!: AttachedOne;
-  @hasManyAttached({ service: 'archive', dependent: 'purge' }) documents!: AttachedMany;
+  @hasOneAttached() declare avatar: AttachedOne;
+  @hasManyAttached({ service: 'archive', dependent: 'purge' }) declare documents: AttachedMany;
 }
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));

@@ -19,8 +19,8 @@ import { allowBrowserUploads } from './cors.ts';
 export class User {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar' }) name!: string;
-  @hasOneAttached({ maxByteSize: 8 * 1024 * 1024, contentTypes: ['image/png', 'image/jpeg'], dependent: 'purge' }) avatar!: AttachedOne;
-  @hasOneAttached({ maxByteSize: 1024 * 1024 * 1024, dependent: 'purge' }) archive!: AttachedOne;
+  @hasOneAttached({ maxByteSize: 8 * 1024 * 1024, contentTypes: ['image/png', 'image/jpeg'], dependent: 'purge' }) declare avatar: AttachedOne;
+  @hasOneAttached({ maxByteSize: 1024 * 1024 * 1024, dependent: 'purge' }) declare archive: AttachedOne;
 }
 
 export interface Example {
