@@ -13,6 +13,7 @@ import { withAttached, type WithAttachedOptions } from './attached/with-attached
 import { assertAccessorsVisible } from './attached/decorators.ts';
 import { purgeUnattached } from './records/unattached.ts';
 import { sweep, type SweepOptions, type SweepReport } from './records/sweep.ts';
+import { doctor, type DoctorOptions, type DoctorReport } from './operations/doctor.ts';
 import type { AttacheJob, EnqueueOptions, JobAttempt, JobQueue, JobWorker } from './jobs/queue.ts';
 import type { Analyzer } from './representations/analyzer.ts';
 import type { Previewer } from './representations/previewers.ts';
@@ -179,6 +180,16 @@ export class Attache {
    */
   sweep(options?: SweepOptions): Promise<SweepReport> {
     return sweep(this.#rt, this.#rt.registry.names(), options);
+  }
+
+  /**
+   * Checks every configured service (or `options.service`) for real: config, credentials, bucket or
+   * Disk root, a probe object written, read back, checked for its encryption and deleted, the KMS
+   * key, and for S3 the bucket's default encryption, policy and CORS. Each check is pass, warn,
+   * fail or skip with its reason and fix (`npx attache doctor`). Throws ConfigurationError for an unknown service.
+   */
+  doctor(options?: DoctorOptions): Promise<DoctorReport> {
+    return doctor(this.#rt, options);
   }
 
   /** The job queue (the in-process default, or the one given to init). */

@@ -30,6 +30,8 @@ export type { DirectUploadRequest, DirectUploadResponse, DirectUploadTarget } fr
 export type { BlobUrlOptions } from './records/blob-urls.ts';
 /** `attache.sweep(options)` and its report. */
 export type { SweepOptions, SweepReport } from './records/sweep.ts';
+/** `attache.doctor(options)` (`npx attache doctor`) and its report. */
+export type { CheckStatus, DoctorCheck, DoctorOptions, DoctorReport, ServiceDiagnosis } from './operations/doctor.ts';
 
 /** Variants, previews and analysis: what `variant()`, `preview()` and `representation()` return, and the options. */
 export type { Representation } from './records/runtime.ts';
