@@ -22,6 +22,10 @@ import { registerRuntime, unregisterRuntime } from './records/runtime.ts';
 import { globalAdapters } from './services/registry.ts';
 import type { StorageService } from './services/Service.ts';
 import { Runtime } from './runtime.ts';
+import { runMigrate } from './operations/migrate.ts';
+import { runReencrypt } from './operations/reencrypt.ts';
+import { runVerify } from './operations/verify.ts';
+import type { MigrateOptions, MigrateReport, ReencryptOptions, ReencryptReport, VerifyOptions, VerifyReport } from './operations/types.ts';
 
 export interface AttacheOptions {
   /** A TypeORM DataSource whose entities include `attacheEntities`. Initialized here if it is not yet. */
@@ -190,6 +194,36 @@ export class Attache {
    */
   doctor(options?: DoctorOptions): Promise<DoctorReport> {
     return doctor(this.#rt, options);
+  }
+
+  // ---- Operations (README: Operations); the CLI runs the same functions ----
+
+  /**
+   * Checks every blob (of `service`, or all): the object exists with the recorded size; on SecureS3
+   * the server-reported encryption matches the config and the blob's metadata; `deep` also compares
+   * the MD5. Reads only; resumable. Per-blob problems are in the report; throws ConfigurationError,
+   * ArgumentError, PersistenceError, OperationAbortedError.
+   */
+  verifyBlobs(options?: VerifyOptions): Promise<VerifyReport> {
+    return runVerify(this.#rt, options);
+  }
+
+  /**
+   * Moves every blob of `from` to `to`: streams a copy, verifies it, switches the row in one UPDATE,
+   * and deletes the source afterwards only with `deleteSource`. Safe while the app runs; killed and
+   * rerun, it resumes and loses nothing. Throws as verifyBlobs does.
+   */
+  migrateBlobs(options: MigrateOptions): Promise<MigrateReport> {
+    return runMigrate(this.#rt, options);
+  }
+
+  /**
+   * Rewrites every object of a SecureS3 service under `toKey` (default: its configured KMS key), in
+   * place where the server allows it, else by a verified streaming rewrite, and records the key in
+   * each blob's metadata. Skips objects already under the key; resumable. Throws as verifyBlobs does.
+   */
+  reencryptBlobs(options: ReencryptOptions): Promise<ReencryptReport> {
+    return runReencrypt(this.#rt, options);
   }
 
   /** The job queue (the in-process default, or the one given to init). */

@@ -33,6 +33,22 @@ export type { SweepOptions, SweepReport } from './records/sweep.ts';
 /** `attache.doctor(options)` (`npx attache doctor`) and its report. */
 export type { CheckStatus, DoctorCheck, DoctorOptions, DoctorReport, ServiceDiagnosis } from './operations/doctor.ts';
 
+/** Operations: `attache.verifyBlobs()`, `migrateBlobs()`, `reencryptBlobs()` (or these functions), their options, reports and events. */
+export { migrateBlobs, reencryptBlobs, verifyBlobs } from './operations/api.ts';
+export type {
+  BlobProblem,
+  MigrateOptions,
+  MigrateReport,
+  OperationCompleted,
+  OperationFailed,
+  OperationOptions,
+  OperationProgress,
+  ReencryptOptions,
+  ReencryptReport,
+  VerifyOptions,
+  VerifyReport,
+} from './operations/types.ts';
+
 /** Variants, previews and analysis: what `variant()`, `preview()` and `representation()` return, and the options. */
 export type { Representation } from './records/runtime.ts';
 export { defaultAnalyzers, defaultPreviewers, type RepresentationOptions } from './representations/representations.ts';
@@ -115,6 +131,7 @@ export {
   InvalidKeyError,
   InvalidSignatureError,
   InvariableError,
+  OperationAbortedError,
   PersistenceError,
   ProcessingError,
   StorageAccessError,

@@ -134,3 +134,10 @@ export class ProcessingError extends AttacheError {
 function list(names: readonly string[]): string {
   return names.length ? names.map((n) => `"${n}"`).join(', ') : '(none)';
 }
+
+// ---- Operations (verify, migrate, reencrypt) ----
+
+/** An operation stopped by its AbortSignal; its checkpoint stays, so a rerun resumes after the last finished batch. */
+export class OperationAbortedError extends AttacheError {
+  override readonly code = 'E_OPERATION_ABORTED';
+}

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AttacheError, ProcessingError, ProcessingFailure } from './errors.ts';
+import type { OperationCompleted, OperationFailed, OperationProgress } from '../operations/types.ts';
 
 /** Work attache could not finish in the background; the sweeper reclaims what it left. */
 export interface BackgroundFailure {
@@ -35,6 +36,14 @@ export interface AttacheEventMap {
   'analysis:skipped': [AnalysisSkipped];
   /** A preprocessed variant could not be made (see PreprocessFailed); it is not retried. */
   'preprocess:failed': [PreprocessFailed];
+
+  // ---- Operations (attache.verifyBlobs / migrateBlobs / reencryptBlobs) ----
+  /** An operation handled one more blob (see OperationProgress). */
+  'operation:progress': [OperationProgress];
+  /** An operation found a problem with a blob, or could not handle it (it goes on with the next). */
+  'operation:failed': [OperationFailed];
+  /** An operation ran to its end (not emitted when it throws or is aborted). */
+  'operation:completed': [OperationCompleted];
 }
 
 export type AttacheEventName = keyof AttacheEventMap;
