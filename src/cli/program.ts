@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerInstall } from './commands/install.ts';
+import { registerOperations } from './commands/operations.ts';
 import { registerSweep } from './commands/sweep.ts';
 import { registerWork } from './commands/work.ts';
 import { EXIT, describeError, exitCodeFor } from './exit.ts';
@@ -31,12 +32,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .showHelpAfterError('(attache --help lists the commands and options)');
-  for (const register of [registerDoctor, registerSweep, registerInstall, registerWork] satisfies Register[]) register(program, action);
+  for (const register of [registerDoctor, registerOperations, registerSweep, registerInstall, registerWork] satisfies Register[]) register(program, action);
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    throw error;
+    process.stderr.write(`attache: ${describeError(error)}\n`);
+    return exitCodeFor(error);
   }
   return code;
 }
