@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { md5Base64 } from '../core/checksum.ts';
-import { AttacheError } from '../core/errors.ts';
+import { AttacheError, EncryptionError } from '../core/errors.ts';
 import { generateKey } from '../core/keys.ts';
 import { readAll } from '../core/streams.ts';
 import type { Runtime } from '../runtime.ts';
@@ -121,7 +121,9 @@ export const probe: Probe = async (service) => {
     metadata = (await service.upload(key, bytes, { checksum: md5Base64(bytes), contentType: 'application/octet-stream' })).metadata;
     checks.push({ check: 'probe write', status: 'pass', reason: `wrote a ${PROBE_BYTES}-byte probe object "${key}"` });
   } catch (writeError) {
-    const fix = 'Check that the credentials may write (s3:PutObject) or that the process may write the Disk root.';
+    const fix = writeError instanceof EncryptionError
+      ? 'The server refused the configured encryption: see the kms key or sse-c check.'
+      : 'Check that the credentials may write (s3:PutObject) or that the process may write the Disk root.';
     return { checks: [{ check: 'probe write', status: 'fail', reason: messageOf(writeError), fix }], writeError };
   }
   try {
