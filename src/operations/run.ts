@@ -15,6 +15,12 @@ export interface BlobContext {
   count(name: string): void;
 }
 
+/** What batch-level work (migrate's source deletions) reports. */
+export interface BatchContext {
+  count(name: string, by: number): void;
+  problem(problem: BlobProblem): void;
+}
+
 export interface RunSpec {
   operation: OperationName;
   /** The blob rows walked, in id order. */
@@ -30,7 +36,7 @@ export interface RunSpec {
    */
   handle(blob: Blob, context: BlobContext): Promise<void>;
   /** After each finished batch, before the checkpoint moves past it. */
-  afterBatch?(): Promise<void>;
+  afterBatch?(context: BatchContext): Promise<void>;
 }
 
 export interface RunResult {
@@ -61,7 +67,7 @@ export async function runOperation(rt: Runtime, spec: RunSpec): Promise<RunResul
     aborted(options.signal);
     const batch = fixed ?? (await nextBatch(rt.dataSource, spec.scope, lastId, batchSize));
     await eachLimited(batch, concurrency, options.signal, (blob) => handleOne(spec, blob, state, progress));
-    await spec.afterBatch?.();
+    await spec.afterBatch?.(batchContext(state, progress));
     if (fixed || batch.length < batchSize) break;
     lastId = batch.at(-1)!.id;
     await checkpoint.save(lastId, state);
@@ -86,6 +92,16 @@ async function handleOne(spec: RunSpec, blob: Blob, state: RunState, progress: P
   state.done += 1;
   state.bytes += Math.max(blob.byteSize, 0);
   progress.advance();
+}
+
+function batchContext(state: RunState, progress: Progress): BatchContext {
+  return {
+    count: (name, by) => void (state.counts[name] = (state.counts[name] ?? 0) + by),
+    problem: (problem) => {
+      state.failures.push(problem);
+      progress.failed(problem);
+    },
+  };
 }
 
 /** Reports progress to the caller and as events; a throwing onProgress never stops the run. */

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { MirrorService } from '../services/mirror/MirrorService.ts';
-import type { StorageService } from '../services/Service.ts';
+import type { StorageService, UploadOptions } from '../services/Service.ts';
 import { Blob } from './Blob.ts';
 import { database } from './database.ts';
 
@@ -16,10 +16,16 @@ export async function mirrorBlob(dataSource: DataSource, serviceFor: (name: stri
   if (!blob || blob.byteSize < 0) return; // gone, or a key reservation whose upload never finished
   const service = serviceFor(blob.serviceName);
   if (!(service instanceof MirrorService)) return;
-  const { key, checksum, byteSize, contentType, filename } = blob;
-  const copied = await service.mirror(key, { ...(checksum && { checksum }), byteSize, ...(contentType && { contentType }), filename });
+  const { key } = blob;
+  const copied = await service.mirror(key, copyOptions(blob));
   if (copied.length === 0 || (await stillStored(dataSource, key))) return;
   await Promise.all(copied.map((mirror) => mirror.delete(key)));
+}
+
+/** How a copy of a blob's object is uploaded to another service: checked against its checksum and size, stored with its type and filename (mirror and migrate). */
+export function copyOptions(blob: Pick<Blob, 'checksum' | 'byteSize' | 'contentType' | 'filename'>): UploadOptions {
+  const { checksum, byteSize, contentType, filename } = blob;
+  return { ...(checksum && { checksum }), byteSize, ...(contentType && { contentType }), filename };
 }
 
 /** Whether a blob row holds `key`; waits for a purge of it that is under way (its row lock) to end. */
