@@ -5,19 +5,9 @@ import { Blob } from '../../src/index.ts';
 import type { DiskService } from '../../src/services/disk/DiskService.ts';
 import { createTestBucket, missing, s3Endpoint, type TestBucket } from '../support/s3.ts';
 import { filesUnder } from '../support/storage.ts';
-import { openCliApp, runCli, startCli, uploadBlobs, waitFor, type CliApp, type CliResult } from './support.ts';
+import { journeyYaml, openCliApp, runCli, startCli, uploadBlobs, waitFor, type CliApp, type CliResult } from './support.ts';
 
 const BLOBS = 150;
-
-/** storage.yml of the walk in the README's Operations section: Disk, then SecureS3 under `kmsKeyId`. */
-export function journeyYaml(bucket: string, kmsKeyId: string): string {
-  const s3 = s3Endpoint();
-  return [
-    'local:', '  service: Disk', '  root: ${ROOT}/local',
-    'secure:', '  service: SecureS3', `  bucket: ${bucket}`, `  endpoint: ${s3.endpoint}`, `  region: ${s3.region}`, '  force_path_style: true',
-    "  access_key_id: <%= ENV['S3_ACCESS_KEY_ID'] %>", "  secret_access_key: <%= ENV['S3_SECRET_ACCESS_KEY'] %>", `  kms_key_id: ${kmsKeyId}`, '',
-  ].join('\n');
-}
 
 describe.skipIf(missing('kms2'))('the README walk, by the CLI: Disk → SecureS3 → a new KMS key, each long step interrupted and resumed', () => {
   let app: CliApp;

@@ -7,6 +7,7 @@ import { Attache } from '../../src/index.ts';
 import { openTestDataSource, type TestDataSource } from '../support/db.ts';
 import { removeDir, tempRoot } from '../support/storage.ts';
 import { TEST_SECRET } from '../support/attache.ts';
+import { s3Endpoint } from '../support/s3.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 const TSX = path.join(REPO, 'node_modules', '.bin', 'tsx');
@@ -105,3 +106,14 @@ export async function uploadBlobs(attache: Attache, n: number, service?: string,
   }
   return ids;
 }
+
+/** storage.yml of the walk in the README's Operations section: Disk, then SecureS3 under `kmsKeyId`. */
+export function journeyYaml(bucket: string, kmsKeyId: string): string {
+  const s3 = s3Endpoint();
+  return [
+    'local:', '  service: Disk', '  root: ${ROOT}/local',
+    'secure:', '  service: SecureS3', `  bucket: ${bucket}`, `  endpoint: ${s3.endpoint}`, `  region: ${s3.region}`, '  force_path_style: true',
+    "  access_key_id: <%= ENV['S3_ACCESS_KEY_ID'] %>", "  secret_access_key: <%= ENV['S3_SECRET_ACCESS_KEY'] %>", `  kms_key_id: ${kmsKeyId}`, '',
+  ].join('\n');
+}
+
