@@ -1,5 +1,6 @@
 // A plain ESM JavaScript app: no TypeScript, no loader. JavaScript has no decorators, so the entity
 // is a TypeORM EntitySchema whose target is the class, and attache's decorator is called by hand.
+import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -46,7 +47,12 @@ async function main() {
     const url = new URL(await user.avatar.url(), `http://127.0.0.1:${server.address().port}`);
     const served = Buffer.from(await (await fetch(url)).arrayBuffer());
     if (!served.equals(original)) throw new Error(`GET ${url.pathname} returned other bytes`);
-    console.log(`PASS esm-js: attached ${original.length} bytes, downloaded and served them back (${url.pathname.split('/').slice(0, 3).join('/')}/…)`);
+    // The package's bin: `npx attache` from the installed tarball (a non-zero exit throws).
+    const help = execFileSync('npx', ['--no-install', 'attache', '--help'], { encoding: 'utf8' });
+    if (!/^ {2}doctor /m.test(help) || !/^ {2}migrate /m.test(help)) throw new Error('npx attache --help does not list the commands');
+    const doctor = JSON.parse(execFileSync('npx', ['--no-install', 'attache', 'doctor', '--service', 'local', '--json'], { encoding: 'utf8' }));
+    if (!doctor.ok) throw new Error(`npx attache doctor failed: ${JSON.stringify(doctor)}`);
+    console.log(`PASS esm-js: attached ${original.length} bytes, downloaded and served them back (${url.pathname.split('/').slice(0, 3).join('/')}/…); npx attache --help and doctor run`);
   } finally {
     server.close();
     await attache.close();
