@@ -32,7 +32,7 @@ export interface OpsFixture {
  * A schema, a Disk root and a bucket, with services `local` (Disk), `secure` (SecureS3, key 1)
  * and `secure2` (SecureS3 on the same bucket, key 2).
  */
-export async function openOps(): Promise<OpsFixture> {
+export async function openOps(extra: (where: { diskRoot: string; bucket: string }) => Record<string, Record<string, unknown>> = () => ({})): Promise<OpsFixture> {
   const db = await openTestDataSource();
   const diskRoot = await tempRoot('ops-disk');
   const bucket = await createTestBucket();
@@ -41,6 +41,7 @@ export async function openOps(): Promise<OpsFixture> {
     local: { service: 'Disk', root: diskRoot },
     secure: { service: 'SecureS3', ...s3Settings(bucket.name), kms_key_id: s3.kmsKeyId },
     ...(s3.kmsKeyId2 && { secure2: { service: 'SecureS3', ...s3Settings(bucket.name), kms_key_id: s3.kmsKeyId2 } }),
+    ...extra({ diskRoot, bucket: bucket.name }),
   };
   const attache = await Attache.init({ dataSource: db.dataSource, services, service: 'local', secret: TEST_SECRET });
   return {
