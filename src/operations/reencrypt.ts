@@ -3,7 +3,7 @@ import type { Blob } from '../records/Blob.ts';
 import type { Runtime } from '../runtime.ts';
 import type { StorageService } from '../services/Service.ts';
 import { recordEncryption, serviceOfKey } from './blob-rows.ts';
-import { runOperation, type BlobContext } from './run.ts';
+import { completed, runOperation, type BlobContext } from './run.ts';
 import { detailOf, problemOf } from './stored.ts';
 import type { ReencryptOptions, ReencryptReport } from './types.ts';
 
@@ -38,14 +38,14 @@ export async function runReencrypt(rt: Runtime, options: ReencryptOptions): Prom
     handle: (blob, context) => rewriteOne(rt, service, toKey, blob, context),
   });
   const count = (name: string): number => state.counts[name] ?? 0;
-  return {
+  return completed(rt, 'reencrypt', state.done, {
     ok: state.failed === 0,
     rewritten: count('update') + count('copy') + count('stream'),
     alreadyUnderKey: count('unchanged'),
     inPlace: count('update') + count('copy'),
     streamed: count('stream'),
     failures: state.failures,
-  };
+  });
 }
 
 async function rewriteOne(rt: Runtime, service: Rewriting, toKey: string, blob: Blob, context: BlobContext): Promise<void> {
