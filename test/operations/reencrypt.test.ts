@@ -44,7 +44,7 @@ describe.skipIf(missing('kms2'))('reencryptBlobs on SecureS3 (RGW, two KMS keys)
   });
 
   it('an object whose bytes were altered is reported and left exactly as it was (not rewritten, key not recorded)', async () => {
-    const { blob, data } = (await ops.seed(1, "secure"))[0]!;
+    const { blob, data } = (await ops.seed(1, 'secure'))[0]!;
     const altered = Buffer.from(data);
     altered[3] = altered[3]! ^ 0xff;
     await ops.bucket.client.send(new PutObjectCommand({ Bucket: ops.bucket.name, Key: blob.key, Body: altered, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key1 }));
