@@ -65,13 +65,13 @@ export async function serviceOfKey(dataSource: DataSource, key: string): Promise
   return row?.serviceName;
 }
 
-/** Of these keys, those whose row is on `service`. */
-export async function keysOn(dataSource: DataSource, service: string, keys: readonly string[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const rows: Array<{ key: string }> = await database('look up blob keys', () =>
-    dataSource.query('SELECT key FROM active_storage_blobs WHERE service_name = $1 AND key = ANY($2)', [service, keys]),
+/** Of these keys, those whose row is on `service`, with the row's id. */
+export async function keysOn(dataSource: DataSource, service: string, keys: readonly string[]): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const rows: Array<{ key: string; id: string }> = await database('look up blob keys', () =>
+    dataSource.query('SELECT key, id::text AS id FROM active_storage_blobs WHERE service_name = $1 AND key = ANY($2)', [service, keys]),
   );
-  return new Set(rows.map((r) => r.key));
+  return new Map(rows.map((r) => [r.key, r.id]));
 }
 
 function facts(encryption: unknown): string {

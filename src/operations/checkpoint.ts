@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -32,11 +32,16 @@ interface Saved {
 export class Checkpoint {
   private constructor(readonly file: string | undefined, private readonly scope: string) {}
 
-  /** The checkpoint of an operation over `scope` (services, options) on this database; `false`: none. */
-  static for(option: string | false | undefined, operation: string, scope: Record<string, unknown>, dataSource: DataSource): Checkpoint {
+  /**
+   * The checkpoint of an operation over `scope` (services, options) on this database; `false`: none.
+   * The default file lives in a folder of the current user's only (0700, checked), so another user of
+   * a shared /tmp cannot plant a checkpoint that makes a verify skip blobs.
+   */
+  static async for(option: string | false | undefined, operation: string, scope: Record<string, unknown>, dataSource: DataSource): Promise<Checkpoint> {
     const digest = createHash('sha256').update(JSON.stringify({ operation, scope, db: databaseIdentity(dataSource) })).digest('hex').slice(0, 24);
     if (option === false) return new Checkpoint(undefined, digest);
-    return new Checkpoint(option ?? path.join(tmpdir(), `attache-${operation}-${digest}.json`), digest);
+    if (typeof option === 'string') return new Checkpoint(option, digest);
+    return new Checkpoint(path.join(await privateFolder(), `${operation}-${digest}.json`), digest);
   }
 
   /** The saved position, or undefined when there is none. ArgumentError when the file belongs to another operation or scope. */
@@ -73,6 +78,23 @@ export class Checkpoint {
   async remove(): Promise<void> {
     if (this.file !== undefined) await rm(this.file, { force: true }).catch(() => undefined);
   }
+}
+
+/** `<tmpdir>/attache-<uid>`, created 0700; ConfigurationError when it is a symlink, another user's, or open to others. */
+async function privateFolder(): Promise<string> {
+  const uid = process.getuid?.();
+  const folder = path.join(tmpdir(), `attache-${uid ?? 'user'}`);
+  try {
+    await mkdir(folder, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const info = await lstat(folder);
+    const safe = info.isDirectory() && (uid === undefined || (info.uid === uid && (info.mode & 0o077) === 0));
+    if (safe) return folder;
+  } catch (error) {
+    throw new ConfigurationError(`The checkpoint folder ${folder} cannot be created.`, { cause: error, setting: 'checkpoint' });
+  }
+  throw new ConfigurationError(`The checkpoint folder ${folder} is not a private folder of this user: pass \`checkpoint\` a path of your own.`, { setting: 'checkpoint' });
 }
 
 /** What tells one database (and schema) from another; hashed, never written out. */

@@ -4,7 +4,7 @@ import { copyOptions } from '../records/mirror.ts';
 import type { Runtime } from '../runtime.ts';
 import type { StorageService } from '../services/Service.ts';
 import { keysOn, serviceOfKey, switchService } from './blob-rows.ts';
-import { runOperation, type BatchContext, type BlobContext } from './run.ts';
+import { completed, runOperation, type BatchContext, type BlobContext } from './run.ts';
 import { bytesMatch, checkStored, detailOf, problemOf } from './stored.ts';
 import type { BlobProblem, MigrateOptions, MigrateReport } from './types.ts';
 
@@ -35,14 +35,14 @@ export async function runMigrate(rt: Runtime, options: MigrateOptions): Promise<
   });
   const finished = move.deleteSource ? await move.finish() : { deleted: 0, failures: [] };
   const failures = [...state.failures, ...finished.failures];
-  return {
+  return completed(rt, 'migrate', state.done, {
     ok: failures.length === 0,
     dryRun,
     moved: state.counts['moved'] ?? 0,
     alreadyOnTarget: state.counts['alreadyOnTarget'] ?? 0,
     deletedSources: (state.counts['deletedSources'] ?? 0) + finished.deleted,
     failures,
-  };
+  });
 }
 
 async function plan(blob: Blob, context: BlobContext): Promise<void> {
@@ -140,12 +140,12 @@ class Move {
 
   private async deleteSources(keys: readonly string[], failures: BlobProblem[]): Promise<number> {
     let deleted = 0;
-    for (const key of await keysOn(this.rt.dataSource, this.target.name, keys)) {
+    for (const [key, blobId] of await keysOn(this.rt.dataSource, this.target.name, keys)) {
       try {
         await this.source.delete(key);
         deleted += 1;
       } catch (error) {
-        const problem: BlobProblem = { blobId: '', key, service: this.source.name, problem: 'copy-failed', detail: `Moved, but the source object could not be deleted: ${detailOf(error)}` };
+        const problem: BlobProblem = { blobId, key, service: this.source.name, problem: 'copy-failed', detail: `Moved, but the source object could not be deleted: ${detailOf(error)}` };
         failures.push(problem);
       }
     }

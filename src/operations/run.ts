@@ -56,7 +56,7 @@ export async function runOperation(rt: Runtime, spec: RunSpec): Promise<RunResul
   const { options } = spec;
   const concurrency = positive(options.concurrency ?? DEFAULT_CONCURRENCY, 'concurrency');
   const batchSize = positive(options.batchSize ?? DEFAULT_BATCH, 'batchSize');
-  const checkpoint = Checkpoint.for(spec.fixed ? false : options.checkpoint, spec.operation, { ...spec.scope, ...spec.checkpointScope }, rt.dataSource);
+  const checkpoint = await Checkpoint.for(spec.fixed ? false : options.checkpoint, spec.operation, { ...spec.scope, ...spec.checkpointScope }, rt.dataSource);
   const saved = await checkpoint.load();
   const state: RunState = saved?.state ?? { done: 0, bytes: 0, failed: 0, failures: [], counts: {} };
   let lastId = saved?.lastId ?? '0';
@@ -73,7 +73,6 @@ export async function runOperation(rt: Runtime, spec: RunSpec): Promise<RunResul
     await checkpoint.save(lastId, state);
   }
   await checkpoint.remove();
-  rt.events.emit('operation:completed', { operation: spec.operation, ok: state.failed === 0, done: state.done, failed: state.failed });
   return { state, ...(saved && { resumedFrom: saved.lastId }) };
 }
 
@@ -92,6 +91,12 @@ async function handleOne(spec: RunSpec, blob: Blob, state: RunState, progress: P
   state.done += 1;
   state.bytes += Math.max(blob.byteSize, 0);
   progress.advance();
+}
+
+/** Emits `operation:completed` for a finished run's report and returns the report. */
+export function completed<R extends { ok: boolean; failures: readonly BlobProblem[] }>(rt: Runtime, operation: OperationName, done: number, report: R): R {
+  rt.events.emit('operation:completed', { operation, ok: report.ok, done, failed: new Set(report.failures.map((f) => f.blobId || f.key)).size });
+  return report;
 }
 
 function batchContext(state: RunState, progress: Progress): BatchContext {

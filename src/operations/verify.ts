@@ -4,7 +4,7 @@ import type { Runtime } from '../runtime.ts';
 import type { StorageService } from '../services/Service.ts';
 import { kmsKeyMatches } from '../services/s3/encryption.ts';
 import { randomBlobs } from './blob-rows.ts';
-import { runOperation, type BlobContext } from './run.ts';
+import { completed, runOperation, type BlobContext } from './run.ts';
 import { checkStored, detailOf, measureStored, problemOf } from './stored.ts';
 import type { VerifyOptions, VerifyReport } from './types.ts';
 
@@ -29,13 +29,13 @@ export async function runVerify(rt: Runtime, options: VerifyOptions = {}): Promi
     ...(sample !== undefined && { fixed: () => randomBlobs(rt.dataSource, scope, sample) }),
     handle: (blob, context) => verifyOne(rt, blob, deep, context),
   });
-  return {
+  return completed(rt, 'verify', state.done, {
     ok: state.failed === 0,
     checked: state.counts['checked'] ?? 0,
     skipped: state.counts['skipped'] ?? 0,
     failures: state.failures,
     ...(resumedFrom !== undefined && { resumedFrom }),
-  };
+  });
 }
 
 async function verifyOne(rt: Runtime, blob: Blob, deep: boolean, context: BlobContext): Promise<void> {

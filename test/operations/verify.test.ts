@@ -1,6 +1,8 @@
 import { PutObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ArgumentError, ConfigurationError, verifyBlobs, type Blob } from '../../src/index.ts';
 import { missing, s3Endpoint } from '../support/s3.ts';
 import { diskPath, openOps, type OpsFixture } from './support.ts';
@@ -93,6 +95,33 @@ describe.skipIf(missing('kms2'))('verifyBlobs against Disk and SecureS3 (RGW, SS
     expect(second).toMatchObject({ ok: true, checked: 6, resumedFrom: disk[1]!.blob.id });
     expect(Math.min(...seen)).toBe(3); // blobs 1-2 were not checked again
     await expect(readFile(checkpoint)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('keeps its default checkpoint in a private folder of the user and refuses one others can write to', async () => {
+    const previous = process.env['TMPDIR'];
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'ops-tmpdir-'));
+    process.env['TMPDIR'] = tmp;
+    try {
+      const folder = path.join(tmp, `attache-${process.getuid!()}`);
+      await mkdir(folder, { mode: 0o777 });
+      await chmod(folder, 0o777);
+      await expect(verifyBlobs(ops.attache, { service: 'local' })).rejects.toMatchObject({ code: 'E_CONFIGURATION', setting: 'checkpoint' });
+      await rm(folder, { recursive: true });
+      const controller = new AbortController();
+      const run = verifyBlobs(ops.attache, { service: 'local', batchSize: 2, concurrency: 1, signal: controller.signal, onProgress: (p) => p.done === 3 && controller.abort() });
+      await expect(run).rejects.toMatchObject({ code: 'E_OPERATION_ABORTED' });
+      expect(((await stat(folder)).mode & 0o777).toString(8)).toBe('700');
+      const [file] = await readdir(folder);
+      expect(file).toMatch(/^verify-[0-9a-f]{24}\.json$/);
+      expect(((await stat(path.join(folder, file!))).mode & 0o777).toString(8)).toBe('600');
+      const text = await readFile(path.join(folder, file!), 'utf8');
+      expect(text).not.toContain(inject('databaseUrl')); // the database is hashed into the scope, never written
+      expect(await verifyBlobs(ops.attache, { service: 'local' })).toMatchObject({ ok: true, checked: 6, resumedFrom: disk[1]!.blob.id });
+      expect(await readdir(folder)).toEqual([]);
+    } finally {
+      process.env['TMPDIR'] = previous;
+      await rm(tmp, { recursive: true, force: true });
+    }
   });
 
   it.each([

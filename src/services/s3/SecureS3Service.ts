@@ -1,4 +1,7 @@
 import { ConfigurationError, EncryptionError } from '../../core/errors.ts';
+import { translateS3Error } from './errors.ts';
+import { rewriteObject, type InPlaceSupport, type RewriteResult } from './rewrite.ts';
+import { S3Targets } from './targets.ts';
 import { assertValidKey } from '../../core/keys.ts';
 import type { DirectUploadHeaderOptions, DirectUploadOptions, MultipartDirectUpload, MultipartDirectUploadOptions, UrlOptions } from '../Service.ts';
 import { answersEncryption, describeEncryption, encryptionFacts, encryptionMismatch, type Encryption, type EncryptionAnswer } from './encryption.ts';
@@ -17,6 +20,8 @@ export interface SecureS3ServiceOptions extends S3ServiceOptions {
  */
 export class SecureS3Service extends S3Service {
   readonly #encryption: Encryption;
+  readonly #options: SecureS3ServiceOptions;
+  readonly #inPlace: InPlaceSupport = {};
 
   constructor(options: SecureS3ServiceOptions) {
     if (options.public) {
@@ -24,6 +29,40 @@ export class SecureS3Service extends S3Service {
     }
     super(options);
     this.#encryption = options.encryption;
+    this.#options = options;
+  }
+
+  /** The KMS key id every write names (undefined for SSE-S3, SSE-C, or SSE-KMS with the bucket's default key). */
+  get kmsKeyId(): string | undefined {
+    return this.#encryption.mode === 'server' ? this.#encryption.kmsKeyId : undefined;
+  }
+
+  /**
+   * Puts the stored object under `kmsKeyId` (default: the configured key), keeping its bytes and
+   * headers: nothing when the server already reports that key, else in place (UpdateObjectEncryption
+   * after a probe proved it, or CopyObject), else a streaming rewrite to the same key, read back and
+   * checked against `checksum`. Reads of the object keep working throughout (the old key stays in
+   * KMS). Never deletes: a rewrite that does not take is EncryptionError with the object intact.
+   * Throws ConfigurationError (SSE-C or SSE-S3, or no key), IntegrityError (size or MD5 not as
+   * expected), FileNotFoundError, StorageAccessError. Idempotent.
+   */
+  async rewriteEncryption(key: string, options: { kmsKeyId?: string; checksum: string | null; byteSize: number }): Promise<RewriteResult> {
+    assertValidKey(key);
+    const encryption = this.#rewriteEncryption(options.kmsKeyId);
+    const targets = new S3Targets(this.#options, () => encryption, { threshold: this.multipartThreshold, partSize: this.partSize });
+    const fail = (error: unknown, action: string) => translateS3Error(error, { service: this.name, action, key });
+    const target = { client: this.client, bucket: this.bucket, key, encryption, write: targets.write(key, {}), read: targets.read(key), fail };
+    return rewriteObject(target, options, this.#inPlace);
+  }
+
+  #rewriteEncryption(kmsKeyId: string | undefined): Extract<Encryption, { mode: 'server' }> {
+    const current = this.#encryption;
+    if (current.mode !== 'server' || current.algorithm === 'AES256') {
+      throw new ConfigurationError(`Service "${this.name}" does not encrypt with SSE-KMS: there is no KMS key to re-encrypt under.`);
+    }
+    const key = kmsKeyId ?? current.kmsKeyId;
+    if (key === undefined || key === '') throw ConfigurationError.missingSetting(this.name, 'kms_key_id');
+    return { ...current, kmsKeyId: key };
   }
 
   protected override get encryption(): Encryption {

@@ -104,6 +104,6 @@ async function copyPart(target: CopyTarget, uploadId: string, partNumber: number
 }
 
 /** `bucket/key` URL-encoded per segment, as x-amz-copy-source expects. */
-function copySource(bucket: string, key: string): string {
+export function copySource(bucket: string, key: string): string {
   return [bucket, ...key.split('/')].map(encodeURIComponent).join('/');
 }

@@ -129,3 +129,16 @@ export function isAmbiguousFailure(error: unknown): boolean {
 export function isNoSuchUpload(error: unknown): boolean {
   return describe(error).code === 'NoSuchUpload';
 }
+
+const UNSUPPORTED_CODES = new Set(['NotImplemented', 'MethodNotAllowed', 'InvalidRequest', 'XNotImplemented']);
+
+/**
+ * Whether S3 refused a request as something it does not do (501, 405, NotImplemented,
+ * MethodNotAllowed, InvalidRequest): a capability the server lacks, not a fault of the object.
+ * Reencrypt falls back from in-place rewrites on this.
+ */
+export function isUnsupported(error: unknown): boolean {
+  if (error instanceof AttacheError) return false;
+  const { code, status } = describe(error);
+  return status === 501 || status === 405 || UNSUPPORTED_CODES.has(code);
+}

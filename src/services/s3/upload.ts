@@ -29,6 +29,11 @@ export interface WriteTarget {
   queueSize: number;
   /** Turns an SDK error into the service's AttacheError. */
   fail(error: unknown): AttacheError;
+  /**
+   * The key holds an object that must survive a failed write (reencrypt's rewrite of the same
+   * bytes): after a failure of unknown outcome the key is not deleted.
+   */
+  replaces?: boolean;
 }
 
 export interface Expected {
@@ -51,7 +56,8 @@ export interface Written {
  * aborts instead of completing), and every failed multipart upload is aborted.
  * The body's own error is rethrown unchanged; S3 errors go through `target.fail`. A failure whose
  * outcome S3 did not report (a timeout, a dropped connection, a 5xx) may have stored the object
- * anyway, so the key is then deleted (an object it replaced is gone too; attache's keys are new).
+ * anyway, so the key is then deleted (an object it replaced is gone too; attache's keys are new),
+ * unless `target.replaces` says the key holds an object that must survive.
  */
 export async function writeObject(target: WriteTarget, body: UploadBody, expected: Expected): Promise<Written> {
   const limit = byteLimit(expected);
@@ -77,7 +83,7 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
     return await putMultipart(target, { head: head.chunks, rest: chunks, measure, expected });
   } catch (error) {
     source.destroy();
-    if (sourceError === undefined) await discardIfAmbiguous(target.client, target.bucket, target.key, error);
+    if (sourceError === undefined && target.replaces !== true) await discardIfAmbiguous(target.client, target.bucket, target.key, error);
     throw sourceError ?? (error instanceof AttacheError ? error : target.fail(error));
   } finally {
     source.off('error', noteSourceError);
