@@ -1,11 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Blob } from '../../src/index.ts';
 import type { DiskService } from '../../src/services/disk/DiskService.ts';
 import { createTestBucket, missing, s3Endpoint, type TestBucket } from '../support/s3.ts';
 import { filesUnder } from '../support/storage.ts';
-import { journeyYaml, openCliApp, runCli, startCli, uploadBlobs, waitFor, type CliApp, type CliResult } from './support.ts';
+import { journeyYaml, openCliApp, writeConfig, runCli, startCli, uploadBlobs, waitFor, type CliApp, type CliResult } from './support.ts';
 
 const BLOBS = 150;
 
@@ -81,7 +79,7 @@ describe.skipIf(missing('kms2'))('the README walk, by the CLI: Disk → SecureS3
   });
 
   it('6. new key: config to key 2, reencrypt stopped by Ctrl-C and rerun, verify --deep under key 2', { timeout: 120_000 }, async () => {
-    await writeFile(path.join(app.dir, 'config', 'storage.yml'), journeyYaml(bucket.name, kmsKeyId2!));
+    await writeConfig(app.dir, journeyYaml(bucket.name, kmsKeyId2!));
     await interrupted(['reencrypt', '--service', 'secure', '--concurrency', '1', '--batch-size', '10']);
     const rerun = await cli('reencrypt', '--service', 'secure', '--json');
     expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);

@@ -29,7 +29,7 @@ export interface CliApp {
 export async function openCliApp(yaml: string): Promise<CliApp> {
   const dir = await tempRoot('attache-cli-app');
   await mkdir(path.join(dir, 'config'));
-  await writeFile(path.join(dir, 'config', 'storage.yml'), yaml.replaceAll('${ROOT}', path.join(dir, 'storage')));
+  await writeConfig(dir, yaml);
   const db = await openTestDataSource();
   const attache = await Attache.init({ dataSource: db.dataSource, configFile: path.join(dir, 'config', 'storage.yml'), service: firstService(yaml), secret: TEST_SECRET });
   const url = new URL(inject('databaseUrl'));
@@ -48,6 +48,11 @@ export async function openCliApp(yaml: string): Promise<CliApp> {
       await removeDir(dir);
     },
   };
+}
+
+/** (Re)writes the app's config/storage.yml, `${ROOT}` replaced by the app's storage folder. */
+export async function writeConfig(dir: string, yaml: string): Promise<void> {
+  await writeFile(path.join(dir, 'config', 'storage.yml'), yaml.replaceAll('${ROOT}', path.join(dir, 'storage')));
 }
 
 function firstService(yaml: string): string {

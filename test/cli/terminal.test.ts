@@ -1,8 +1,6 @@
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBucket, missing, s3Endpoint, type TestBucket } from '../support/s3.ts';
-import { journeyYaml, openCliApp, uploadBlobs, type CliApp } from './support.ts';
+import { journeyYaml, openCliApp, writeConfig, uploadBlobs, type CliApp } from './support.ts';
 import { TmuxRun } from './tmux.ts';
 
 const BLOBS = 120;
@@ -64,7 +62,7 @@ describe.skipIf(missing('kms2'))('the CLI on a real terminal (tmux)', () => {
   });
 
   it('reencrypt: the progress bar renders, then the summary', async () => {
-    await writeFile(path.join(app.dir, 'config', 'storage.yml'), journeyYaml(bucket.name, kmsKeyId2!));
+    await writeConfig(app.dir, journeyYaml(bucket.name, kmsKeyId2!));
     await start('reencrypt', '--service', 'secure', '--concurrency', '1');
     await run!.waitFor((s) => BAR.test(s));
     const { code, screen } = await run!.exit();
@@ -75,7 +73,7 @@ describe.skipIf(missing('kms2'))('the CLI on a real terminal (tmux)', () => {
   it('sweep: a spinner, then the dry run summary table (the blobs were never attached)', async () => {
     await start('sweep', '--older-than', '0s');
     const { code, screen } = await run!.exit();
-    expect(code).toBe(0);
+    expect(code, screen).toBe(0);
     expect(screen).toMatch(/◇ {2}sweep: found 120 leftover\(s\), 0 failure\(s\) \(dry run: run with --apply to remove them\)/);
     expect(screen).toMatch(/^unattached blobs +120 +7\.5 MiB$/m);
     expect(screen).toMatch(/^Unattached blobs \(first 20 of 120; --json lists all\):$/m);

@@ -19,8 +19,16 @@ export class TmuxRun {
     const script = path.join(options.cwd, `${session}.sh`);
     const exports = Object.entries(options.env).filter(([, v]) => v !== undefined).map(([k, v]) => `export ${k}=${shellQuote(v!)}`);
     await writeFile(script, [...exports, `cd ${shellQuote(options.cwd)}`, cliCommandLine(args), 'echo "EXIT=$?"', 'sleep 600', ''].join('\n'));
-    await exec('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', `bash ${shellQuote(script)}`]);
-    return new TmuxRun(session);
+    // Right after the last session was killed the tmux server may still be exiting: retry then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await exec('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', `bash ${shellQuote(script)}`]);
+        return new TmuxRun(session);
+      } catch (error) {
+        if (attempt >= 5 || !/server exited unexpectedly|no server running|lost server/.test(String(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   /** The pane's text now, with up to 300 lines of scrollback (no escapes). */
