@@ -59,6 +59,9 @@ export async function openApp(options: CommonOptions, extra: { queue?: (dataSour
   try {
     await dataSource.initialize();
   } catch (cause) {
+    if ((cause as Error | null)?.name === 'DriverPackageNotInstalledError') {
+      throw new ConfigurationError('The CLI talks to PostgreSQL through the `pg` package: install it (npm install pg).', { cause });
+    }
     // The URL holds the password: the message names only the driver's code.
     const code = (cause as { code?: unknown } | null)?.code;
     throw new ConfigurationError(`Cannot connect to the database (${typeof code === 'string' ? code : 'connection failed'}): check DATABASE_URL.`, { cause });

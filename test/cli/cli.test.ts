@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Blob } from '../../src/index.ts';
 import type { DiskService } from '../../src/services/disk/DiskService.ts';
+import { openTestDataSource } from '../support/db.ts';
 import { filesUnder, removeDir, tempRoot } from '../support/storage.ts';
 import { openCliApp, runCli, uploadBlobs, type CliApp } from './support.ts';
 
@@ -45,6 +46,18 @@ describe('attache CLI (child process)', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/Cannot connect to the database \(ECONNREFUSED\)/);
     expect(wrong.stderr).not.toContain('hunter2secret');
+  });
+
+  it('exits 2 when the database has no attache tables, saying what to run', async () => {
+    const empty = await openTestDataSource({ runMigrations: false });
+    try {
+      const url = new URL(app.databaseUrl);
+      url.searchParams.set('options', `-c search_path=${empty.schema}`);
+      const result = await runCli(['verify'], { cwd: app.dir, env: { ...app.env, DATABASE_URL: url.toString() } });
+      expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(/no active_storage_blobs table: run `attache install` and your migrations/)]);
+    } finally {
+      await empty.close();
+    }
   });
 
   it('--json with an error prints one JSON document', async () => {
@@ -142,13 +155,15 @@ describe('attache install', () => {
     expect(await readdir(path.join(dir, 'migrations'))).toEqual([migration]);
   });
 
-  it('writes an ESM JavaScript migration into src/migrations when that exists and there is no tsconfig', async () => {
+  it('writes an ESM JavaScript migration into an existing src/migrations when there is no tsconfig', async () => {
     const js = await tempRoot('attache-install-js');
     try {
       await writeFile(path.join(js, 'package.json'), '{"type":"module"}');
-      await runCli(['install', '--migrations-dir', 'db/migrations'], { cwd: js, env: process.env });
-      const [migration] = await readdir(path.join(js, 'db', 'migrations'));
-      const source = await readFile(path.join(js, 'db', 'migrations', migration!), 'utf8');
+      await mkdir(path.join(js, 'src', 'migrations'), { recursive: true });
+      await runCli(['install'], { cwd: js, env: process.env });
+      const [migration] = await readdir(path.join(js, 'src', 'migrations'));
+      expect(migration).toMatch(/^\d{13}-CreateActiveStorageTables\.js$/);
+      const source = await readFile(path.join(js, 'src', 'migrations', migration!), 'utf8');
       expect(source).toMatch(/^import \{ createActiveStorageTablesMigration \} from 'attache';/);
       expect(source).toMatch(/^export class CreateActiveStorageTables\d{13} extends/m);
       expect(existsSync(path.join(js, 'config', 'storage.yml'))).toBe(true);

@@ -4,6 +4,7 @@ import { Attache, type DoctorCheck, type DoctorReport } from '../../src/index.ts
 import { TEST_SECRET } from '../support/attache.ts';
 import { openTestDataSource, type TestDataSource } from '../support/db.ts';
 import { createTestBucket, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
+import { openCliApp, runCli } from './support.ts';
 
 const statuses = (report: DoctorReport, service: string): Record<string, string> =>
   Object.fromEntries(report.services.find((s) => s.service === service)!.checks.map((c) => [c.check, c.status]));
@@ -93,6 +94,25 @@ describe.skipIf(missing('kms'))('attache.doctor() on SecureS3 (RGW)', () => {
       expect(statuses(plain, 'plain')).toMatchObject({ 'probe write': 'fail', encryption: 'warn' });
     } finally {
       await bucket.client.send(new DeleteBucketPolicyCommand({ Bucket: bucket.name }));
+    }
+  });
+
+  it('the CLI: exit 1 and a FAIL line with the fix for a bad KMS key, exit 0 for the good service', async () => {
+    const yaml = (name: string, key: string) => [`${name}:`, '  service: SecureS3', ...Object.entries(s3Settings(bucket.name, { kms_key_id: key })).map(([k, v]) => `  ${k}: ${String(v)}`)].join('\n');
+    const app = await openCliApp(`${yaml('good', kms)}\n${yaml('badKey', 'attache-no-such-key')}\n`);
+    try {
+      const bad = await runCli(['doctor', '--service', 'badKey'], { cwd: app.dir, env: app.env });
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(/^badKey \(SecureS3\): FAILED$/m);
+      expect(bad.stdout).toMatch(/^ {2}FAIL {2}kms key +the server could not use KMS key "attache-no-such-key"/m);
+      expect(bad.stdout).toMatch(/fix: Check `kms_key_id:`/);
+      expect(bad.stdout).not.toContain(s3Endpoint().secretAccessKey);
+      const good = await runCli(['doctor', '--service', 'good'], { cwd: app.dir, env: app.env });
+      expect(good.code, good.stdout).toBe(0);
+      const strict = await runCli(['doctor', '--service', 'good', '--strict'], { cwd: app.dir, env: app.env });
+      expect(strict.code).toBe(1); // no policy, no CORS: warnings fail with --strict
+    } finally {
+      await app.close();
     }
   });
 });
