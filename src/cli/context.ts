@@ -49,7 +49,7 @@ export interface App {
  * that maps only attache's tables (the app's entities and migrations are not needed). Throws
  * UsageError (no database URL) or ConfigurationError (bad config, unreachable database, no tables).
  */
-export async function openApp(options: CommonOptions, extra: { queue?: (dataSource: DataSource) => JobQueue } = {}): Promise<App> {
+export async function openApp(options: CommonOptions, extra: { queue?: (dataSource: DataSource) => JobQueue; service?: string } = {}): Promise<App> {
   const env = commandEnv(options);
   const configFile = resolveConfigFile(options.config, env);
   const config = loadConfig(configFile); // a bad file fails before the database is dialled
@@ -77,7 +77,8 @@ export async function openApp(options: CommonOptions, extra: { queue?: (dataSour
     // The commands sign no id or URL: without the app's secret a random one will do.
     const secret = options.secret ?? (env['ATTACHE_SECRET'] || randomBytes(32).toString('hex'));
     // Each command names its services; the default only has to exist (several services need no ATTACHE_SERVICE here).
-    const service = env['ATTACHE_SERVICE'] || Object.keys(config.services)[0];
+    // The service a command is about is the default, so init checks its setting names first.
+    const service = (extra.service !== undefined && Object.hasOwn(config.services, extra.service) ? extra.service : undefined) ?? (env['ATTACHE_SERVICE'] || Object.keys(config.services)[0]);
     attache = await Attache.init({ dataSource, configFile, env, secret, service, ...(extra.queue && { queue: extra.queue(dataSource) }) });
   } catch (error) {
     await dataSource.destroy();

@@ -23,7 +23,7 @@ export const registerDoctor: Register = (program, action) => {
 
 async function doctorCommand(options: DoctorCommandOptions): Promise<number> {
   const mode = outputMode(options);
-  const app = await openApp(options);
+  const app = await openApp(options, { service: options.service });
   try {
     const spinner = createSpinner('attache doctor: checking services', mode);
     const report = await app.attache.doctor({ service: options.service, onService: (d) => spinner.message(`attache doctor: ${d.service} checked`) });
