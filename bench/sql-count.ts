@@ -21,7 +21,7 @@ import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000
 class SqlUser {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar' }) name!: string;
-  @hasOneAttached({ dependent: 'purge' }) declare avatar: AttachedOne;
+  @hasOneAttached() declare avatar: AttachedOne;
 }
 
 /** A TypeORM logger that records every statement while `recording`. */
@@ -85,8 +85,8 @@ export async function sqlCounts(options: { verbose?: boolean } = {}): Promise<Sq
     const add = (what: string, statements: string[]): void => void rows.push(summarize(what, statements));
     add('attach (new file, record without one)', await logger.count(() => fresh.avatar.attach({ io: randomBytes(64), filename: 'b.bin' })));
     add('  its background work (analyze job)', await logger.count(() => attache.drain()));
-    add('attach (new file, replacing one)', await logger.count(() => fresh.avatar.attach({ io: randomBytes(64), filename: 'c.bin' })));
-    add('  its background work (analyze, purge)', await logger.count(() => attache.drain()));
+    add('attach (new file, replacing one; purge_later)', await logger.count(() => fresh.avatar.attach({ io: randomBytes(64), filename: 'c.bin' })));
+    add('    its background work (analyze job, purge job)', await logger.count(() => attache.drain()));
     for (const n of [1, 10, 100]) {
       const records = await users.find({ where: {}, order: { id: 'ASC' }, take: n });
       add(`withAttached on ${n} record${n === 1 ? '' : 's'}`, await logger.count(() => attache.withAttached(records, 'avatar')));
@@ -118,8 +118,8 @@ function summarize(what: string, statements: string[]): SqlCountRow {
 /** The table the summary prints. */
 export function printSqlCounts(rows: SqlCountRow[]): void {
   console.log('SQL statements (TypeORM logger; BEGIN and COMMIT count as statements)');
-  console.log(`  ${'operation'.padEnd(42)} ${'statements'.padStart(10)} ${'in txn'.padStart(7)} ${'txns'.padStart(5)}`);
-  for (const row of rows) console.log(`  ${row.what.padEnd(42)} ${String(row.statements).padStart(10)} ${String(row.inTransaction).padStart(7)} ${String(row.transactions).padStart(5)}`);
+  console.log(`  ${'operation'.padEnd(48)} ${'statements'.padStart(10)} ${'in txn'.padStart(7)} ${'txns'.padStart(5)}`);
+  for (const row of rows) console.log(`  ${row.what.padEnd(48)} ${String(row.statements).padStart(10)} ${String(row.inTransaction).padStart(7)} ${String(row.transactions).padStart(5)}`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
