@@ -16,6 +16,7 @@ import { Column, DataSource, Entity, PrimaryGeneratedColumn, type Logger } from 
 import { Attache, attacheEntities, hasOneAttached, type AttachedOne } from '../src/index.ts';
 import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
+import { reportRows, type SummaryRow } from './summary.ts';
 
 @Entity({ name: 'bench_sql_users' })
 class SqlUser {
@@ -115,6 +116,19 @@ function summarize(what: string, statements: string[]): SqlCountRow {
   return { what, statements: statements.length, inTransaction: inside, transactions: begins, detail: statements.map((s) => (s.length > 160 ? `${s.slice(0, 157)}...` : s)) };
 }
 
+/** Rows for `npm run bench`'s summary, marked against the goals: an attach in one transaction of at most 4 statements; withAttached constant. */
+export function summaryRows(rows: SqlCountRow[]): SummaryRow[] {
+  const loads = rows.filter((row) => row.what.startsWith('withAttached')).map((row) => row.statements);
+  return rows
+    .filter((row) => !row.what.startsWith(' '))
+    .map((row) => {
+      const attach = row.what.startsWith('attach');
+      const ok = attach ? row.statements <= 4 && row.transactions === 1 : loads.every((n) => n === loads[0]);
+      const value = `${row.statements} statements${row.transactions > 0 ? ` (${row.transactions} txn)` : ''} ${ok ? '✓' : attach ? '✗ goal ≤ 4 in 1 txn' : '✗ not constant'}`;
+      return { bench: 'sql', case: row.what, path: '', ratios: [], value };
+    });
+}
+
 /** The table the summary prints. */
 export function printSqlCounts(rows: SqlCountRow[]): void {
   console.log('SQL statements (TypeORM logger; BEGIN and COMMIT count as statements)');
@@ -124,7 +138,10 @@ export function printSqlCounts(rows: SqlCountRow[]): void {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   sqlCounts({ verbose: process.argv.includes('--verbose') })
-    .then(printSqlCounts)
+    .then((rows) => {
+      printSqlCounts(rows);
+      reportRows(summaryRows(rows));
+    })
     .catch((error: unknown) => {
       console.error(error);
       process.exitCode = 1;
