@@ -10,6 +10,9 @@
  * per operation of this process (every thread) and of the S3 server (radosgw's utime+stime from
  * /proc), and the cores left free by other load when the row started.
  *
+ * S3 and SecureS3 upload rows come from bench/s3-uploads.ts (benchS3Uploads: stream and known-size
+ * bodies, RSS growth while streaming 1 GiB, BENCH_S3_RSS_MIB); this file times one upload per side
+ * for their CPU split and for the objects its download rounds read.
  * S3 comes from the S3_* environment (../shared/s3 writes it); without S3_ENDPOINT the S3 rows are
  * skipped with a line that says so. The bench makes a bucket with a random name and removes it.
  * Knobs: BENCH_SIZES (MiB, default "64,512"), BENCH_ROUNDS (default 5), BENCH_SERVICES
@@ -43,6 +46,7 @@ import {
   sizeLabel,
   spread,
 } from './measure.ts';
+import { benchS3Uploads } from './s3-uploads.ts';
 import { BenchBucket, diskTarget, s3Environment, s3Target, type Impl, type Target } from './storage-targets.ts';
 import { reportRows, verdict, type SummaryRow } from './summary.ts';
 
@@ -131,15 +135,19 @@ async function main(): Promise<void> {
     const cases: Case[] = [];
     for (const size of sizes) {
       for (const target of targets) {
-        const pair = await runCase(size, target, rounds, sampler, serverPid);
+        const pair = await runCase(size, target, rounds, sampler, serverPid, target.name !== 'Disk');
         cases.push(...pair);
         process.stderr.write(`  done: ${sizeLabel(size)} ${target.name} (${(elapsed() / 1000).toFixed(0)} s)\n`);
       }
     }
     const rows = cases.map(toRow);
     printTable(cases, rows);
+    // S3 and SecureS3 uploads: bench/s3-uploads.ts (alternating rounds, stream and known-size bodies, RSS for 1 GiB).
+    const s3Services = targets.filter((t) => t.name !== 'Disk').map((t) => t.name as 'S3' | 'SecureS3');
+    const uploadRows = s3Services.length > 0 ? await s3UploadRows(sizes, rounds, s3Services, cases) : [];
     console.log(`  load at end: ${coreLoad().text}`);
-    reportRows(rows);
+    // The S3 upload rows replace this loop's single timed S3 uploads (kept only for their CPU split).
+    reportRows([...rows.filter((row) => row.case.includes('Disk') || row.case.endsWith('download')), ...uploadRows]);
   } finally {
     if (bucket) await bucket.remove().catch((error: unknown) => console.error(`bench: could not remove bucket ${bucket!.name}:`, error));
     await sampler.close();
@@ -149,20 +157,30 @@ async function main(): Promise<void> {
   console.log(`\nElapsed: ${(elapsed() / 1000).toFixed(1)} s`);
 }
 
-/** `rounds` alternating rounds of upload then download on both sides; returns the upload and the download case. */
-async function runCase(size: number, target: Target, rounds: number, sampler: RssSampler, serverPid: number | undefined): Promise<[Case, Case]> {
+/**
+ * `rounds` alternating rounds of upload then download on both sides; returns the upload and the
+ * download case. With `uploadOnce` (S3, whose upload rows come from bench/s3-uploads.ts), each side
+ * uploads one object in the first round (timed, for the CPU split) and every round downloads it.
+ */
+async function runCase(size: number, target: Target, rounds: number, sampler: RssSampler, serverPid: number | undefined, uploadOnce: boolean): Promise<[Case, Case]> {
   const freeCores = coreLoad().free;
   const make = (direction: Direction): Case => ({ size, target, direction, samples: { raw: [], attache: [] }, paths: { raw: new Set(), attache: new Set() }, freeCores });
   const upload = make('upload');
   const download = make('download');
-  for (let round = 0; round < rounds; round++) {
-    const order: Impl[] = round % 2 === 0 ? ['raw', 'attache'] : ['attache', 'raw'];
-    const keys = { raw: generateKey(), attache: generateKey() };
-    try {
-      for (const impl of order) {
-        const side = target[impl];
-        upload.samples[impl].push(await sample(sampler, serverPid, `${target.name} ${impl} upload`, size, () => side.upload(keys[impl], generatedSource(size), size)));
-        upload.paths[impl].add(side.takePath?.('upload') ?? '');
+  let keys = { raw: generateKey(), attache: generateKey() };
+  const remove = async (): Promise<void> => {
+    await Promise.all((['raw', 'attache'] as const).map((impl) => target[impl].remove(keys[impl]).catch(() => undefined)));
+    target.afterRound?.();
+  };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const order: Impl[] = round % 2 === 0 ? ['raw', 'attache'] : ['attache', 'raw'];
+      if (round === 0 || !uploadOnce) {
+        for (const impl of order) {
+          const side = target[impl];
+          upload.samples[impl].push(await sample(sampler, serverPid, `${target.name} ${impl} upload`, size, () => side.upload(keys[impl], generatedSource(size), size)));
+          upload.paths[impl].add(side.takePath?.('upload') ?? '');
+        }
       }
       for (const impl of [...order].reverse()) {
         const side = target[impl];
@@ -174,12 +192,13 @@ async function runCase(size: number, target: Target, rounds: number, sampler: Rs
         );
         download.paths[impl].add(side.takePath?.('download') ?? '');
       }
-    } finally {
-      await Promise.all((['raw', 'attache'] as const).map((impl) => target[impl].remove(keys[impl]).catch(() => undefined)));
-      target.afterRound?.();
-      target.raw.takePath?.('upload');
-      target.attache.takePath?.('upload');
+      if (!uploadOnce) {
+        await remove();
+        keys = { raw: generateKey(), attache: generateKey() };
+      }
     }
+  } finally {
+    await remove();
   }
   return [upload, download];
 }
@@ -228,6 +247,28 @@ async function warmUp(targets: Target[]): Promise<void> {
   }
 }
 
+/** Runs bench/s3-uploads.ts and turns its rows into summary rows; the CPU split comes from this bench's one timed upload per side. */
+async function s3UploadRows(sizes: number[], rounds: number, services: Array<'S3' | 'SecureS3'>, cases: Case[]): Promise<SummaryRow[]> {
+  console.log('\nS3 and SecureS3 uploads (bench/s3-uploads.ts): attache vs raw lib-storage, alternating rounds');
+  const rssMiB = Number(process.env['BENCH_S3_RSS_MIB'] ?? 1024);
+  const { rows, rss } = await benchS3Uploads({ sizes, rounds, services, rssBytes: rssMiB * MIB, log: (line) => console.log(`  ${line}`) });
+  const summary: SummaryRow[] = rows.map((row) => {
+    const mine = row.body === 'stream' ? cases.find((c) => c.size === row.size && c.target.name === row.service && c.direction === 'upload') : undefined;
+    const cpu = mine ? toRow(mine).cpu : undefined;
+    return {
+      bench: 'storage',
+      case: `${sizeLabel(row.size)} ${row.service} upload${row.body === 'stream' ? '' : ' (known size)'}`,
+      path: `attache: ${row.path.attache}; raw: ${row.path.raw}`,
+      ratios: row.ratios,
+      goal: row.body === 'stream' ? 0.95 : 0.9,
+      ...(cpu && { cpu }),
+      ...(mine && { freeCores: mine.freeCores }),
+    };
+  });
+  for (const row of rss) summary.push({ bench: 'storage', case: `${row.service} RSS Δ, ${sizeLabel(row.bytes)}: ${row.label}`, path: '', ratios: [], value: `${(row.rss / MIB).toFixed(0)} MiB` });
+  return summary;
+}
+
 function toRow(c: Case): SummaryRow {
   const ratios = c.samples.raw.map((raw, i) => raw.ms / c.samples.attache[i]!.ms);
   const med = (impl: Impl, pick: (s: Sample) => number | undefined): number | undefined => {
@@ -271,11 +312,11 @@ function printTable(cases: Case[], rows: SummaryRow[]): void {
         row.case.padEnd(24),
         mibs('raw').toFixed(0).padStart(9),
         mibs('attache').toFixed(0).padStart(8),
-        spread(row.ratios).padEnd(23),
+        (c.target.name !== 'Disk' && c.direction === 'upload' ? 'one upload: see below' : spread(row.ratios)).padEnd(23),
         `${row.rss!.raw.toFixed(0)}/${row.rss!.attache.toFixed(0)} MiB`.padEnd(18),
         `${cpu.raw.toFixed(2)}/${server(cpu.rawServer)} | ${cpu.attache.toFixed(2)}/${server(cpu.attacheServer)}`.padEnd(32),
         row.freeCores!.toFixed(1).padStart(4),
-        ` ${verdict(row)}`,
+        ` ${c.target.name !== 'Disk' && c.direction === 'upload' ? '' : verdict(row)}`,
       ].join(' '),
     );
     console.log(`    path ${row.path}`);
