@@ -52,13 +52,18 @@ export async function writeTemp(layout: DiskLayout, temp: string, source: Readab
   }
 }
 
-/** Gathers bytes into pooled shared blocks; each full block is hashed (in place) and written at its position. */
+/**
+ * Gathers bytes into pooled shared blocks; each full block is hashed (in place, on the worker) and
+ * written at its position, one write after another, while the next block fills.
+ */
 class BlockWriter {
   readonly #blocks: Array<{ buffer: Buffer; ready: Promise<void> }> = [];
   #current = 0;
   #filled = 0;
   #position = 0;
   #hasher: Md5Hasher | undefined;
+  /** The latest write: writes go one at a time (concurrent writes to one file contend for its inode lock). */
+  #lastWrite: Promise<void> = Promise.resolve();
 
   constructor(private readonly handle: FileHandle, hasher: Md5Hasher | undefined, private readonly fail: Fail) {
     this.#hasher = hasher;
@@ -106,7 +111,8 @@ class BlockWriter {
     // Unknown size: a body that ends within its first block is small, so it is hashed inline; else on the worker.
     const hasher = (this.#hasher ??= last && this.#position === 0 ? new InlineMd5() : md5Hasher());
     hasher.update(view);
-    const written = this.#write(view, this.#position);
+    const position = this.#position;
+    const written = (this.#lastWrite = this.#lastWrite.then(() => this.#write(view, position)));
     slot.ready = Promise.all([written, hasher.settled()]).then(() => undefined);
     slot.ready.catch(() => undefined); // awaited later; not an unhandled rejection meanwhile
     this.#position += view.length;
