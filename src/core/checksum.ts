@@ -68,7 +68,7 @@ export class Measure extends Transform {
 const VERIFY_WINDOW = 4 * 1024 * 1024;
 const VERIFY_WINDOWS = 2;
 
-export interface VerifyOptions {
+export interface VerifyHashOptions {
   /** The hasher to use (default: md5Hasher for the expected size: inline below a few MiB, a worker thread above). */
   hasher?: Md5Hasher;
 }
@@ -87,7 +87,7 @@ export class Verify extends Transform {
   private readonly windows: Promise<void>[] = [];
   private unsettled = 0;
 
-  constructor(private readonly key: string, private readonly expected: { checksum?: string | null; byteSize?: number }, options: VerifyOptions = {}) {
+  constructor(private readonly key: string, private readonly expected: { checksum?: string | null; byteSize?: number }, options: VerifyHashOptions = {}) {
     super();
     this.hasher = options.hasher ?? md5Hasher(expected.byteSize);
   }
