@@ -1,10 +1,13 @@
 /**
  * HTTP bench: `npm run bench:http` (not part of `npm test`; bounded to well under a minute).
  * 1. Disk URL signing rate: `blob.url()` per second, next to a bare HMAC-SHA256 of the same size.
- * 2. Streaming a 64 MiB blob N times through `attache.handler()` (proxy and Disk routes) against a
- *    plain `fs.createReadStream(path).pipe(res)` server, in the same process and run, on 127.0.0.1.
- * Prints MB/s and the ratio attache ÷ raw. Uses DATABASE_URL, else a throw-away PostgreSQL.
- * Knobs: BENCH_MIB (default 64), BENCH_ROUNDS (default 5), BENCH_SIGN_MS (default 1500).
+ * 2. Streaming a 64 MiB and a 512 MiB blob through `attache.handler()` (proxy and Disk routes) against
+ *    a plain `fs.createReadStream(path).pipe(res)` server, in the same process, on 127.0.0.1, in
+ *    alternating rounds (the order rotates each round). The proxy route verifies the MD5 as it
+ *    streams (on the MD5 worker thread for large files) and holds back the last chunk until it matches.
+ * Prints MB/s and the ratio attache ÷ raw of each round: median (min–max).
+ * Uses DATABASE_URL, else a throw-away PostgreSQL.
+ * Knobs: BENCH_HTTP_SIZES (MiB, default "64,512"), BENCH_ROUNDS (default 5), BENCH_SIGN_MS (default 1500).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -17,6 +20,8 @@ import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { Attache, attacheEntities, fromPath, hasOneAttached, type AttachedOne, type Blob } from '../src/index.ts';
 import { startDatabase } from '../scripts/database.ts';
 import { CreateActiveStorageTables1700000000000 } from '../migrations/1700000000000-CreateActiveStorageTables.ts';
+import { coreLoad, median, spread } from './measure.ts';
+import { reportRows, type SummaryRow } from './summary.ts';
 
 @Entity({ name: 'bench_http_users' })
 class User {
@@ -26,10 +31,11 @@ class User {
 }
 
 const MIB = 1024 * 1024;
-const SIZE = Number(process.env.BENCH_MIB ?? 64) * MIB;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const SIZES = (process.env.BENCH_HTTP_SIZES ?? process.env.BENCH_MIB ?? '64,512').split(',').map((mib) => Number(mib) * MIB);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const SIGN_MS = Number(process.env.BENCH_SIGN_MS ?? 1500);
-const DEADLINE_MS = 55_000;
+const DEADLINE_MS = 5 * 60_000;
+const PROXY_GOAL = 0.95;
 
 async function main(): Promise<void> {
   const guard = setTimeout(() => {
@@ -46,14 +52,18 @@ async function main(): Promise<void> {
     const attache = await Attache.init({ dataSource, services: { local: { service: 'Disk', root } }, secret: randomBytes(32).toString('hex') });
     const users = dataSource.getRepository(User);
     const user = await users.save(users.create({ name: 'bench' }));
-    const source = path.join(root, 'source.bin');
-    await writeRandomFile(source, SIZE);
-    await user.file.attach(fromPath(source, { filename: 'big.bin' }));
-    const blob = (await user.file.blob())!;
-    console.log(`PostgreSQL: ${database.source}; blob: ${SIZE / MIB} MiB; ${ROUNDS} rounds per server\n`);
-
-    await benchSigning(blob);
-    await benchStreaming(attache, blob, path.join(root, blob.key.slice(0, 2), blob.key.slice(2, 4), blob.key));
+    console.log(`PostgreSQL: ${database.source}; ${ROUNDS} alternating rounds per size; load: ${coreLoad().text}\n`);
+    const rows: SummaryRow[] = [];
+    for (const [i, size] of SIZES.entries()) {
+      const source = path.join(root, `source-${size}.bin`);
+      await writeRandomFile(source, size);
+      await user.file.attach(fromPath(source, { filename: 'big.bin' }));
+      await rm(source);
+      const blob = (await user.file.blob())!;
+      if (i === 0) await benchSigning(blob);
+      rows.push(...(await benchStreaming(attache, blob, path.join(root, blob.key.slice(0, 2), blob.key.slice(2, 4), blob.key), size)));
+    }
+    reportRows(rows);
 
     await users.remove(user);
     await attache.close();
@@ -83,31 +93,42 @@ async function benchSigning(blob: Blob): Promise<void> {
   console.log(`  ratio attache ÷ raw:   ${(signed / raw).toFixed(2)}\n`);
 }
 
-async function benchStreaming(attache: Attache, blob: Blob, file: string): Promise<void> {
+async function benchStreaming(attache: Attache, blob: Blob, file: string, size: number): Promise<SummaryRow[]> {
   const rawListener: RequestListener = (_req, res) => {
-    res.writeHead(200, { 'content-length': String(SIZE), 'content-type': 'application/octet-stream' });
+    res.writeHead(200, { 'content-length': String(size), 'content-type': 'application/octet-stream' });
     createReadStream(file).pipe(res);
   };
   const raw = await listen(rawListener);
   const app = await listen(attache.handler());
+  const freeCores = coreLoad().free;
   try {
     const targets = {
       raw: `${raw.origin}/file`,
       proxy: `${app.origin}${blob.proxyUrl()}`,
       disk: `${app.origin}${await blob.url({ expiresIn: 3600 })}`,
     };
-    const totals = { raw: 0, proxy: 0, disk: 0 };
-    for (const url of Object.values(targets)) await download(url); // warm-up
-    // Interleaved, so drift (page cache, CPU boost) hits every server alike.
+    const names = ['raw', 'proxy', 'disk'] as const;
+    const times = { raw: [] as number[], proxy: [] as number[], disk: [] as number[] };
+    for (const url of Object.values(targets)) await download(url, size); // warm-up
+    // Alternating: the order rotates every round, so drift (page cache, CPU boost, other load) hits every server alike.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const name of ['raw', 'proxy', 'disk'] as const) totals[name] += await download(targets[name]);
+      for (let j = 0; j < names.length; j++) {
+        const name = names[(round + j) % names.length]!;
+        times[name].push(await download(targets[name], size));
+      }
     }
-    const mbps = (ms: number): number => (ROUNDS * SIZE) / MIB / (ms / 1000);
-    console.log(`Streaming ${SIZE / MIB} MiB × ${ROUNDS} over 127.0.0.1`);
-    console.log(`  raw fs.createReadStream().pipe(res): ${fmt(mbps(totals.raw))} MB/s`);
+    const mbps = (ms: number[]): number => size / MIB / (median(ms) / 1000);
+    const ratios = (name: 'proxy' | 'disk'): number[] => times.raw.map((rawMs, i) => rawMs / times[name][i]!);
+    console.log(`Streaming ${size / MIB} MiB over 127.0.0.1, ${ROUNDS} rounds (MB/s of the median request)`);
+    console.log(`  raw fs.createReadStream().pipe(res): ${fmt(mbps(times.raw))} MB/s`);
     for (const name of ['proxy', 'disk'] as const) {
-      console.log(`  attache ${name.padEnd(5)} route:               ${fmt(mbps(totals[name]))} MB/s   ratio attache ÷ raw: ${(totals.raw / totals[name]).toFixed(2)}`);
+      console.log(`  attache ${name.padEnd(5)} route:               ${fmt(mbps(times[name]))} MB/s   ratio attache ÷ raw: ${spread(ratios(name))}`);
     }
+    console.log('');
+    return [
+      { bench: 'http', case: `${size / MIB} MiB proxy route`, path: 'Disk read → Verify (MD5, last chunk held) → res', ratios: ratios('proxy'), goal: PROXY_GOAL, freeCores },
+      { bench: 'http', case: `${size / MIB} MiB Disk route`, path: 'signed Disk URL, unverified', ratios: ratios('disk'), freeCores },
+    ];
   } finally {
     await raw.close();
     await app.close();
@@ -115,13 +136,13 @@ async function benchStreaming(attache: Attache, blob: Blob, file: string): Promi
 }
 
 /** GETs the URL, counting (not keeping) the bytes; returns the milliseconds it took. Throws on a short body. */
-async function download(url: string): Promise<number> {
+async function download(url: string, size: number): Promise<number> {
   const started = performance.now();
   const response = await fetch(url);
   if (response.status !== 200 || !response.body) throw new Error(`GET answered ${response.status}`);
   let bytes = 0;
   for await (const chunk of response.body) bytes += (chunk as Uint8Array).byteLength;
-  if (bytes !== SIZE) throw new Error(`GET gave ${bytes} of ${SIZE} bytes`);
+  if (bytes !== size) throw new Error(`GET gave ${bytes} of ${size} bytes`);
   return performance.now() - started;
 }
 

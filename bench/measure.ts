@@ -1,8 +1,12 @@
 /**
- * Helpers for the storage bench (bench/storage.ts): a generated source stream, a counting sink,
- * a resident-set-size sampler running on its own thread, and small formatting helpers.
+ * Helpers for the benches: a generated source stream, a counting sink, a resident-set-size sampler
+ * running on its own thread, CPU time of this process and of the S3 server, the machine's load,
+ * medians and small formatting helpers.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
@@ -138,4 +142,57 @@ export function num(value: number, digits = 0, width = 8): string {
 
 export function sizeLabel(bytes: number): string {
   return bytes >= MIB ? `${bytes / MIB} MiB` : `${bytes} B`;
+}
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Median and range of a list, e.g. "0.97 (0.91–1.02)". */
+export function spread(values: readonly number[], digits = 2): string {
+  if (values.length === 0) return '—';
+  return `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+}
+
+/** CPU time of this whole process (every thread: main, MD5 worker, SDK sockets) in milliseconds. */
+export function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** CPU time (utime + stime) of another process from /proc/<pid>/stat, in milliseconds; undefined when unreadable. */
+export function otherProcessCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS = (() => {
+  const answer = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(answer.stdout?.trim()) || 100;
+})();
+
+/** The pid of the local S3 server (radosgw), from pgrep; undefined when there is none. */
+export function s3ServerPid(name = 'radosgw'): number | undefined {
+  const answer = spawnSync('pgrep', ['-o', name], { encoding: 'utf8' });
+  const pid = Number(answer.stdout?.trim().split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Cores, the 1-minute load and how many cores that leaves free (other load on the machine skews ratios). */
+export function coreLoad(): { cores: number; load1: number; free: number; text: string } {
+  const cores = availableParallelism();
+  const load1 = loadavg()[0] ?? 0;
+  const free = Math.max(0, cores - load1);
+  return { cores, load1, free, text: `${cores} cores, 1-min load ${load1.toFixed(2)}, so ~${free.toFixed(1)} free` };
 }

@@ -4,13 +4,14 @@ import { Attachment } from '../records/Attachment.ts';
 import { Blob, blobValues } from '../records/Blob.ts';
 import { commitOutcome, type CommitOutcome } from '../records/commit-outcome.ts';
 import { asPersistenceError, errorCode, FOREIGN_KEY_VIOLATION } from '../records/database.ts';
-import { assertRecordExists, lockKey, recordLockKey } from '../records/record-ref.ts';
+import { lockKey, lockKeyAndAssertRecord, recordLockKey } from '../records/record-ref.ts';
 import type { AttacheRuntime } from '../records/runtime.ts';
 import type { Dependent } from './definitions.ts';
 import { purgeDetached } from './dispose.ts';
 import type { AttacheJob } from '../jobs/queue.ts';
 import { MirrorService } from '../services/mirror/MirrorService.ts';
 import type { NormalizedInput } from './input.ts';
+import { writeAttachRows } from './row-write.ts';
 import { prepareInput, RESERVED_SIZE, type AttachOptions, type ChangeTarget, type PreparedBlob } from './prepare.ts';
 
 /**
@@ -71,12 +72,18 @@ export class AttachChange {
   async writeRows(manager: EntityManager, { recordInserted = false } = {}): Promise<void> {
     const { ref } = this.target;
     try {
-      await lockKey(manager, this.lockKey);
-      if (ref && !recordInserted) await assertRecordExists(manager, ref);
-      if (ref && this.target.kind === 'one') this.detached = await this.detachOthers(manager);
+      // One statement for the lock and the record check, one for every row (see writeAttachRows).
+      if (ref && !recordInserted) await lockKeyAndAssertRecord(manager, this.lockKey, ref);
+      else await lockKey(manager, this.lockKey);
+      for (const prepared of this.prepared) if (prepared.write === 'update') await updateBlob(manager, prepared.blob);
+      this.detached = await writeAttachRows(manager, {
+        inserted: this.prepared.filter((p) => p.write === 'insert').map((p) => p.blob),
+        existing: this.prepared.filter((p) => p.write !== 'insert').map((p) => p.blob),
+        ref,
+        name: this.attachmentName(),
+        detachOthers: ref !== undefined && this.target.kind === 'one',
+      });
       if (this.dependent === 'purge_later') for (const blobId of this.detached) this.later({ type: 'purge', blobId });
-      for (const prepared of this.prepared) await writeBlob(manager, prepared);
-      if (ref) await this.insertAttachments(manager);
       if (ref) this.mirrorLater();
       if (ref) for (const job of this.rt.representations.jobsAfterAttach(this.target.attachment, this.blobs)) this.later(job);
       await this.enqueueJobs(manager); // last: every job asked for with later() joins this transaction
@@ -127,21 +134,6 @@ export class AttachChange {
     for (const prepared of this.prepared) if (!prepared.owned) this.later({ type: 'mirror', blobId: prepared.blob.id });
   }
 
-  private async detachOthers(manager: EntityManager): Promise<string[]> {
-    const ref = this.target.ref!;
-    const keep = this.prepared.filter((p) => p.write !== 'insert').map((p) => p.blob.id);
-    const where = { recordType: ref.type, recordId: ref.id, name: this.attachmentName(), ...(keep.length > 0 && { blobId: Not(In(keep)) }) };
-    const removed = await manager.getRepository(Attachment).find({ where, select: { id: true, blobId: true } });
-    if (removed.length > 0) await manager.getRepository(Attachment).delete({ id: In(removed.map((a) => a.id)) });
-    return removed.map((a) => a.blobId);
-  }
-
-  private async insertAttachments(manager: EntityManager): Promise<void> {
-    const ref = this.target.ref!;
-    const rows = this.prepared.map((p) => ({ name: this.attachmentName(), recordType: ref.type, recordId: ref.id, blobId: p.blob.id, createdAt: new Date() }));
-    await manager.createQueryBuilder().insert().into(Attachment).values(rows).orIgnore().execute();
-  }
-
   /** Whether this change's attachment rows (or, without a record, its blob rows) exist. */
   private async rowsPresent(manager: EntityManager): Promise<boolean> {
     const keys = this.prepared.map((p) => p.blob.key);
@@ -179,14 +171,8 @@ export class AttachChange {
   }
 }
 
-/** Inserts a new blob row, or finishes a reserved one / records verified facts on an existing one. */
-async function writeBlob(manager: EntityManager, prepared: PreparedBlob): Promise<void> {
-  const { blob } = prepared;
-  if (prepared.write === 'insert') {
-    await manager.getRepository(Blob).insert(blobValues(blob));
-    return;
-  }
-  if (prepared.write === 'none') return;
+/** Finishes a reserved key's row, or records newly verified facts on an existing blob's row. */
+async function updateBlob(manager: EntityManager, blob: Blob): Promise<void> {
   const { filename, contentType, metadata, byteSize, checksum } = blob;
   await manager.getRepository(Blob).update({ id: blob.id }, blobValues({ filename, contentType, metadata, byteSize, checksum }));
 }

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ArgumentError, FileTooLargeError, IntegrityError } from './errors.ts';
+import { md5Hasher, type Md5Hasher } from './md5-worker.ts';
 
 /** The Rails checksum format: base64 of the MD5 digest. */
 export function md5Base64(data: Uint8Array | string): string {
@@ -63,33 +64,60 @@ export class Measure extends Transform {
   }
 }
 
+/** Bytes handed to the MD5 worker between two checks that it keeps up; at most VERIFY_WINDOWS of them are outstanding. */
+const VERIFY_WINDOW = 4 * 1024 * 1024;
+const VERIFY_WINDOWS = 2;
+
+export interface VerifyHashOptions {
+  /** The hasher to use (default: md5Hasher for the expected size: inline below a few MiB, a worker thread above). */
+  hasher?: Md5Hasher;
+}
+
 /**
  * A pass-through that checks, at the end of the stream, that the bytes have the expected
  * checksum and size; otherwise the stream errors with IntegrityError. It holds back the last
  * chunk until the check passes, so a reader of altered bytes never receives a complete file.
+ * Large bodies are hashed on a worker thread while they stream; the stream waits whenever the
+ * worker is more than VERIFY_WINDOW × VERIFY_WINDOWS bytes behind, so memory stays bounded.
  */
-export class Verify extends Measure {
+export class Verify extends Transform {
+  byteSize = 0;
   private held: Buffer | null = null;
+  private readonly hasher: Md5Hasher;
+  private readonly windows: Promise<void>[] = [];
+  private unsettled = 0;
 
-  constructor(private readonly key: string, private readonly expected: { checksum?: string | null; byteSize?: number }) {
+  constructor(private readonly key: string, private readonly expected: { checksum?: string | null; byteSize?: number }, options: VerifyHashOptions = {}) {
     super();
+    this.hasher = options.hasher ?? md5Hasher(expected.byteSize);
   }
 
-  override _transform(chunk: Buffer, encoding: BufferEncoding, done: TransformCallback): void {
-    super._transform(chunk, encoding, (error, data: Buffer | undefined) => {
-      if (error) return done(error);
-      const previous = this.held;
-      this.held = data ?? null;
-      if (previous) done(null, previous);
-      else done();
-    });
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.byteSize += chunk.length;
+    this.hasher.update(chunk);
+    const previous = this.held;
+    this.held = chunk;
+    if (previous) this.push(previous);
+    this.unsettled += chunk.length;
+    if (this.unsettled < VERIFY_WINDOW) return done();
+    this.unsettled = 0;
+    this.windows.push(this.hasher.settled());
+    if (this.windows.length <= VERIFY_WINDOWS) return done();
+    this.windows.shift()!.then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
     const { checksum, byteSize } = this.expected;
     if (byteSize !== undefined && byteSize !== this.byteSize) return done(IntegrityError.sizeMismatch(this.key, byteSize, this.byteSize));
-    if (checksum && checksum !== this.checksum) return done(IntegrityError.checksumMismatch(this.key));
-    if (this.held) done(null, this.held);
-    else done();
+    this.hasher.digest().then((digest) => {
+      if (checksum && checksum !== digest) return done(IntegrityError.checksumMismatch(this.key));
+      if (this.held) done(null, this.held);
+      else done();
+    }, done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.hasher.destroy();
+    done(error);
   }
 }

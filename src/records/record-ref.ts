@@ -40,6 +40,25 @@ export async function lockKey(manager: EntityManager, key: string): Promise<void
 }
 
 /**
+ * lockKey and then assertRecordExists in one statement: the lock is taken (a materialized CTE runs
+ * first) before the record's row is locked FOR KEY SHARE, and a row lock reads the newest row
+ * version, so a record removed while this waited for the lock is seen as gone. Throws AttachmentError.
+ */
+export async function lockKeyAndAssertRecord(manager: EntityManager, key: string, ref: RecordRef): Promise<void> {
+  const entity = ref.entity;
+  const primary = entity?.primaryColumns[0];
+  if (!entity || !primary) return lockKey(manager, key);
+  const driver = manager.connection.driver;
+  const table = entity.tablePath.split('.').map((part) => driver.escape(part)).join('.');
+  const rows = (await manager.query(
+    'WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) ' +
+      `SELECT EXISTS (SELECT 1 FROM ${table} r WHERE r.${driver.escape(primary.databaseName)} = $2 FOR KEY SHARE) AS found FROM l`,
+    [key, ref.id],
+  )) as Array<{ found: boolean }>;
+  if (rows[0]?.found !== true) throw new AttachmentError(`${ref.type} ${ref.id} no longer exists: nothing was attached.`);
+}
+
+/**
  * Refuses to attach to a record that is gone (removed while the attach ran). Takes a KEY SHARE
  * lock, so a concurrent DELETE of the record waits for this transaction. Throws AttachmentError.
  */

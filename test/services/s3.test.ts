@@ -37,19 +37,22 @@ describe('S3Service on its own', () => {
   afterAll(() => bucket?.remove());
 
   describe('checksums', () => {
-    it('sends Content-MD5 on a single put and on every part; the result is the measured MD5, never the ETag (checklist 7)', async () => {
+    it('signs the SHA-256 of a single put and of every part, with no second per-part MD5; the result is the measured MD5, never the ETag (checklist 7)', async () => {
+      const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
       const sent = captureRequests(service.client);
       const small = randomBytes(1000);
       await service.upload(generateKey(), chunked(small, 100));
       const put = sent.find((r) => r.command === 'PutObjectCommand')!;
-      expect(put.headers['content-md5']).toBe(md5Base64(small));
+      expect(put.headers['x-amz-content-sha256']).toBe(sha256(small));
+      expect(put.headers['content-md5']).toBeUndefined();
 
       sent.length = 0;
       const key = generateKey();
       const data = randomBytes(THRESHOLD + 100);
       const result = await service.upload(key, chunked(data, 64 * 1024));
       const parts = sent.filter((r) => r.command === 'UploadPartCommand');
-      expect(parts.map((p) => p.headers['content-md5'])).toEqual([md5Base64(data.subarray(0, THRESHOLD)), md5Base64(data.subarray(THRESHOLD))]);
+      expect(parts.map((p) => p.headers['x-amz-content-sha256'])).toEqual([sha256(data.subarray(0, THRESHOLD)), sha256(data.subarray(THRESHOLD))]);
+      expect(parts.map((p) => p.headers['content-md5'])).toEqual([undefined, undefined]);
       expect(sent.some((r) => r.command === 'PutObjectCommand')).toBe(false);
       expect(result).toEqual({ checksum: md5Base64(data), byteSize: data.length });
       // A real S3 answers a multipart object's ETag as md5-of-part-md5s "-2": it was never what attache checks.
@@ -190,7 +193,7 @@ describe('S3Service on its own', () => {
       await logged.upload(key, Buffer.from('hello'), { contentType: 'text/plain' });
       const text = lines.join('\n');
       expect(text).toContain(`[attache:s3] PutObjectCommand: PUT ${s3.endpoint}/${bucket.name}/${key}`);
-      expect(text).toContain(`[attache:s3] > content-md5: ${md5Base64('hello')}`);
+      expect(text).toContain(`[attache:s3] > x-amz-content-sha256: ${createHash('sha256').update('hello').digest('hex')}`);
       expect(text).toContain('[attache:s3] > authorization: [redacted]');
       expect(text).toMatch(/\[attache:s3\] < 200 \(\d+ ms\)/);
       expect(text).not.toContain(s3.secretAccessKey);

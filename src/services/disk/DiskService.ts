@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { byteLimit, isByteCount, Measure } from '../../core/checksum.ts';
+import { byteLimit, isByteCount } from '../../core/checksum.ts';
 import { toReadable } from '../../core/streams.ts';
 import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../core/errors.ts';
 import { assertValidKey } from '../../core/keys.ts';
@@ -78,7 +78,7 @@ export class DiskService implements StorageService {
   async stageUpload(key: string, body: UploadBody, options: UploadOptions = {}): Promise<StagedUpload> {
     const target = this.#layout.pathFor(key);
     const limit = byteLimit(options);
-    return this.#stage(key, target, toReadable(body), limit, options);
+    return this.#stage(key, target, toReadable(body), limit, options, body instanceof Uint8Array ? body.byteLength : undefined);
   }
 
   /** Returns a stream of the whole file. Throws FileNotFoundError when missing. */
@@ -190,16 +190,15 @@ export class DiskService implements StorageService {
     return this.toJSON();
   }
 
-  /** The one write path (upload, stageUpload, compose): Measure into a temp file and verify; the StagedFile renames it into place. */
-  async #stage(key: string, target: string, source: Readable, limit: number | undefined, expected: UploadOptions): Promise<StagedFile> {
+  /** The one write path (upload, stageUpload, compose): write and measure into a temp file (writeTemp), verify; the StagedFile renames it into place. */
+  async #stage(key: string, target: string, source: Readable, limit: number | undefined, expected: UploadOptions, sizeHint?: number): Promise<StagedFile> {
     const temp = this.#layout.tempPath();
     try {
-      const measure = new Measure({ maxByteSize: limit });
-      await writeTemp(this.#layout, temp, source, measure, (action, cause) => this.#accessError(action, cause));
-      if (expected.checksum !== undefined && expected.checksum !== measure.checksum) throw IntegrityError.checksumMismatch(key);
-      const { byteSize } = expected;
-      if (byteSize !== undefined && measure.byteSize < byteSize) throw IntegrityError.sizeMismatch(key, byteSize, measure.byteSize);
-      return new StagedFile(measure.checksum, measure.byteSize, temp, target, (action, cause) => this.#accessError(action, cause));
+      const limits = { maxByteSize: limit, expectedBytes: expected.byteSize ?? sizeHint };
+      const { checksum, byteSize } = await writeTemp(this.#layout, temp, source, limits, (action, cause) => this.#accessError(action, cause));
+      if (expected.checksum !== undefined && expected.checksum !== checksum) throw IntegrityError.checksumMismatch(key);
+      if (expected.byteSize !== undefined && byteSize < expected.byteSize) throw IntegrityError.sizeMismatch(key, expected.byteSize, byteSize);
+      return new StagedFile(checksum, byteSize, temp, target, (action, cause) => this.#accessError(action, cause));
     } catch (error) {
       // Every error here is already typed, or is the body stream's own: only the temp file needs undoing.
       await rm(temp, { force: true }).catch(() => undefined);

@@ -64,7 +64,7 @@ export class S3Service implements StorageService {
     this.public = options.public ?? false;
     this.multipartThreshold = options.multipartThreshold ?? 100 * MIB;
     this.partSize = Math.min(options.partSize ?? 8 * MIB, this.multipartThreshold);
-    this.#targets = new S3Targets(options, () => this.encryption, { threshold: this.multipartThreshold, partSize: this.partSize });
+    this.#targets = new S3Targets(options, () => this.encryption, { partSize: this.partSize });
   }
 
   /** The encryption every write applies: none for plain S3 (SecureS3Service overrides). */

@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { md5Base64 } from '../../core/checksum.ts';
+import { IntegrityError } from '../../core/errors.ts';
 import { logExchange, type DebugLogger, type LoggedRequest } from './debug-log.ts';
 
 /** How long a request may stay silent, and how often it is retried. */
@@ -32,9 +33,9 @@ export interface S3ClientOptions {
 }
 
 /**
- * An S3Client for attache: flexible checksums only when an operation requires one (attache sends
- * Content-MD5 itself; the SDK's aws-chunked trailers break stream bodies on S3-compatible servers),
- * a Content-MD5 on every UploadPart, bounded requests, and the optional debug log.
+ * An S3Client for attache: flexible checksums only when an operation requires one (the SDK's
+ * aws-chunked trailers break stream bodies on S3-compatible servers), one payload check on every
+ * PutObject and UploadPart (addPayloadCheck), bounded requests, and the optional debug log.
  *
  * Bounds: the SDK's socket timeout is an idle timeout that stays armed until the response body has
  * ended, so a server that accepts and never answers, or one that stops in the middle of a GetObject
@@ -53,26 +54,38 @@ export function createS3Client(options: S3ClientOptions): S3Client {
     maxAttempts: timeouts.retryLimit + 1,
     requestHandler: { connectionTimeout: timeouts.connectTimeout, socketTimeout: timeouts.readTimeout },
   });
-  addPartChecksum(client);
+  addPayloadCheck(client);
   if (options.debugLog) addDebugLog(client, options.debugLog);
   return client;
 }
 
+const PAYLOAD_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
+const SIGNED_PAYLOAD = /^[0-9a-f]{64}$/;
+
 /**
- * Every UploadPart (lib-storage's parts included) carries the Content-MD5 of its bytes, so S3
- * refuses a part corrupted in transit with BadDigest. Parts are in memory already (Buffer).
+ * Invariant: every PutObject and UploadPart body is checked by S3, once. When the SDK signs the
+ * body's SHA-256 (`x-amz-content-sha256`, what it does for a Buffer body over http and https), S3
+ * refuses altered bytes with XAmzContentSHA256Mismatch and nothing is added. When the payload is
+ * unsigned (UNSIGNED-PAYLOAD), a Buffer body gets its Content-MD5, so S3 refuses them with
+ * BadDigest; any other unsigned body is refused before it is sent. Runs after signing, once per attempt.
  */
-function addPartChecksum(client: S3Client): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { Body?: unknown; ContentMD5?: string };
-      if (context.commandName === 'UploadPartCommand' && input.Body instanceof Uint8Array && input.ContentMD5 === undefined) {
-        return next({ ...args, input: { ...args.input, ContentMD5: md5Base64(input.Body) } });
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'attachePartChecksum', override: true },
-  );
+function addPayloadCheck(client: S3Client): void {
+  type Args = { input: unknown; request?: unknown };
+  const check = (next: (args: Args) => Promise<unknown>, context: { commandName?: string }) => async (args: Args): Promise<unknown> => {
+    const input = args.input as { Body?: unknown };
+    const request = args.request as { headers?: Record<string, string> } | undefined;
+    const headers = request?.headers;
+    if (!PAYLOAD_COMMANDS.has(context.commandName ?? '') || input.Body === undefined || headers === undefined) return next(args);
+    const names = Object.keys(headers).map((name) => name.toLowerCase());
+    if (SIGNED_PAYLOAD.test(headers['x-amz-content-sha256'] ?? '') || names.includes('content-md5')) return next(args);
+    if (!(input.Body instanceof Uint8Array)) {
+      throw new IntegrityError(`${context.commandName} would send an unsigned body without a checksum; attache refuses to send it.`);
+    }
+    headers['content-md5'] = md5Base64(input.Body);
+    return next(args);
+  };
+  const middleware = check as unknown as Parameters<S3Client['middlewareStack']['addRelativeTo']>[0];
+  client.middlewareStack.addRelativeTo(middleware, { relation: 'after', toMiddleware: 'httpSigningMiddleware', name: 'attachePayloadCheck', override: true });
 }
 
 /** Logs each signed request and its raw answer; at the end of the deserialize step, so once per attempt. */

@@ -18,7 +18,7 @@ export interface S3ServiceOptions {
   forcePathStyle?: boolean;
   /** Objects are world-readable: url() gives the plain object URL. */
   public?: boolean;
-  /** Bodies of at most this many bytes go as one PutObject (default 100 MiB; buffered, see upload.ts). */
+  /** Rails' multipart threshold (default 100 MiB): it caps the part size; a body that fits in one part is one PutObject (upload.ts). */
   multipartThreshold?: number;
   /** Multipart part size (default 8 MiB, at most the threshold). */
   partSize?: number;
@@ -39,7 +39,7 @@ export class S3Targets {
   constructor(
     private readonly options: S3ServiceOptions,
     private readonly encryption: () => Encryption | undefined,
-    private readonly sizes: { threshold: number; partSize: number },
+    private readonly sizes: { partSize: number },
   ) {
     this.forcePathStyle = options.forcePathStyle ?? false;
   }
@@ -57,7 +57,6 @@ export class S3Targets {
       key,
       objectParams: objectParams(this.policy(), options),
       partParams: sseParams(this.encryption(), 'part'),
-      threshold: this.sizes.threshold,
       partSize: this.sizes.partSize,
       queueSize: this.options.queueSize ?? 4,
       fail: (error, about = key) => this.fail(error, 'write', about),
