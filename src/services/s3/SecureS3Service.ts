@@ -49,7 +49,7 @@ export class SecureS3Service extends S3Service {
   async rewriteEncryption(key: string, options: { kmsKeyId?: string; checksum: string | null; byteSize: number }): Promise<RewriteResult> {
     assertValidKey(key);
     const encryption = this.#rewriteEncryption(options.kmsKeyId);
-    const targets = new S3Targets(this.#options, () => encryption, { threshold: this.multipartThreshold, partSize: this.partSize });
+    const targets = new S3Targets(this.#options, () => encryption, { partSize: this.partSize });
     const fail = (error: unknown, action: string) => translateS3Error(error, { service: this.name, action, key });
     const target = { client: this.client, bucket: this.bucket, key, encryption, write: targets.write(key, {}), read: targets.read(key), fail };
     return rewriteObject(target, options, this.#inPlace);
