@@ -1,3 +1,4 @@
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { FileTooLargeError, IntegrityError } from '../../src/index.ts';
 import { md5Base64 } from '../../src/core/checksum.ts';
 import { generateKey } from '../../src/core/keys.ts';
 import type { StorageService } from '../../src/services/Service.ts';
+import type { S3Service } from '../../src/services/s3/S3Service.ts';
 import { chunked, readAll } from '../../src/testing/contract.ts';
 import { createTestBucket, makeService, missing, s3Endpoint, s3Settings, type TestBucket } from '../support/s3.ts';
 import { startFaultProxy, type Fault, type FaultProxy } from './fault-proxy.ts';
@@ -191,6 +193,41 @@ describe.skipIf(missing('strict'))('S3 upload integrity, through a proxy that al
       const key = generateKey();
       expect(await service.upload(key, reusing)).toMatchObject({ checksum: md5(data), byteSize: data.length });
       expect((await readAll(await service.download(key))).equals(data)).toBe(true);
+    });
+  });
+
+  describe('the payload check of every PutObject and UploadPart (client.ts)', () => {
+    async function openUpload(service: S3Service, key: string): Promise<string> {
+      const { UploadId } = await service.client.send(new CreateMultipartUploadCommand({ Bucket: bucket.name, Key: key }));
+      return UploadId!;
+    }
+
+    it('an unsigned payload (UNSIGNED-PAYLOAD) gets a Content-MD5, so a byte altered in flight is refused (BadDigest)', async () => {
+      const service = (await behindProxy('S3', { when: UPLOAD_PART(1), atByte: 10 })) as S3Service;
+      const key = generateKey();
+      const uploadId = await openUpload(service, key);
+      const command = new UploadPartCommand({ Bucket: bucket.name, Key: key, UploadId: uploadId, PartNumber: 1, Body: randomBytes(1000) });
+      // As if the SDK left the payload unsigned (it does for stream bodies): the signer keeps a preset hash header.
+      // Without the added Content-MD5, RGW accepts the altered part.
+      command.middlewareStack.add((next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      }, { step: 'build' });
+      const error = await service.client.send(command).catch((e: unknown) => e);
+      expect((error as { name?: string }).name).toBe('BadDigest');
+      expect(proxy!.faulted).toHaveLength(1);
+      await service.client.send(new AbortMultipartUploadCommand({ Bucket: bucket.name, Key: key, UploadId: uploadId }));
+    });
+
+    it('an unsigned stream body is refused before it is sent', async () => {
+      const service = (await behindProxy('S3')) as S3Service;
+      const key = generateKey();
+      const uploadId = await openUpload(service, key);
+      seen = [];
+      const command = new UploadPartCommand({ Bucket: bucket.name, Key: key, UploadId: uploadId, PartNumber: 1, Body: Readable.from([randomBytes(10)]), ContentLength: 10 });
+      await expect(service.client.send(command)).rejects.toBeInstanceOf(IntegrityError);
+      expect(seen).toEqual([]);
+      await service.client.send(new AbortMultipartUploadCommand({ Bucket: bucket.name, Key: key, UploadId: uploadId }));
     });
   });
 
