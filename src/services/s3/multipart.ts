@@ -70,6 +70,7 @@ async function sendParts(target: WriteTarget, uploadId: string, body: MultipartB
     let checksum: string | undefined;
     if (part.last) body.check((checksum = await hasher.digest()));
     const current = part;
+    await queue.room();
     queue.add(
       uploadPart(target, uploadId, number, current.bytes, signal).then(async (etag) => {
         parts[number - 1] = { PartNumber: number, ETag: etag };
@@ -80,7 +81,7 @@ async function sendParts(target: WriteTarget, uploadId: string, body: MultipartB
       await queue.settle(true);
       return { checksum, parts };
     }
-    await queue.room();
+    // The next part is read while up to queueSize parts are in flight (as lib-storage does): queueSize + 1 buffers.
     part = await reader.next();
   }
 }
