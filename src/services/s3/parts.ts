@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { ArgumentError, FileTooLargeError } from '../../core/errors.ts';
+import { INLINE_MD5_LIMIT } from '../../core/md5-worker.ts';
 
 /** One part of a body: its bytes (a pooled buffer or a view of the caller's Uint8Array) and whether it is the last. */
 export interface Part {
@@ -21,7 +22,8 @@ class BufferPool {
   constructor(readonly size: number) {}
 
   take(): Buffer {
-    return this.#free.pop() ?? Buffer.from(new SharedArrayBuffer(this.size));
+    // A body too small for the worker is hashed inline (md5Hasher): a plain buffer is cheaper to get.
+    return this.#free.pop() ?? (this.size < INLINE_MD5_LIMIT ? Buffer.allocUnsafe(this.size) : Buffer.from(new SharedArrayBuffer(this.size)));
   }
 
   give(buffer: Buffer): void {
