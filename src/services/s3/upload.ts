@@ -72,8 +72,9 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
     const hasher = new OffThreadMd5();
     try {
       const parts = reader;
-      const check = (checksum: string): void => assertExpected(target.key, checksum, parts.byteSize, expected);
-      const { checksum, answer } = await sendMultipart({ ...target, partSize }, { reader, first, hasher, check });
+      const check = (checksum: string | undefined): void => assertExpected(target.key, checksum, parts.byteSize, expected);
+      const checksumFirst = expected.checksum !== undefined;
+      const { checksum, answer } = await sendMultipart({ ...target, partSize }, { reader, first, hasher, check, checksumFirst });
       return { checksum, byteSize: reader.byteSize, answer };
     } finally {
       hasher.destroy();
