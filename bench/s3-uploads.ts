@@ -134,7 +134,7 @@ export async function benchS3Uploads(options: S3UploadBenchOptions = {}): Promis
         for (const [label, upload] of [
           ['raw lib-storage, fresh chunks', (key: string) => raw(key, generatedSource(rssBytes))],
           ['attache, fresh chunks', (key: string) => attache(key, generatedSource(rssBytes))],
-          ['attache, chunk-reusing source', (key: string) => attache(key, Readable.from(reusingChunks(rssBytes), { objectMode: false, highWaterMark: 1 }))],
+          ['attache, chunk-reusing source', (key: string) => attache(key, reusingChunks(rssBytes))],
         ] as const) {
           const key = generateKey();
           const { rss: grown } = await measured(sampler, () => upload(key));
@@ -154,15 +154,25 @@ export async function benchS3Uploads(options: S3UploadBenchOptions = {}): Promis
   return { rows, rss };
 }
 
-/** A source that yields the same 64 KiB buffer again and again, refilled each time (an iterator consumer copies before asking again). */
-async function* reusingChunks(size: number): AsyncGenerator<Buffer> {
+/**
+ * A source that refills one 64 KiB buffer for every chunk, in a later turn (as a file read into a
+ * reused buffer). Safe for a consumer that copies each chunk before asking for the next.
+ */
+function reusingChunks(size: number): Readable {
   const chunk = Buffer.allocUnsafe(CHUNK);
-  for (let offset = 0; offset < size; offset += CHUNK) {
-    const length = Math.min(CHUNK, size - offset);
-    const at = offset % PATTERN.length;
-    PATTERN.copy(chunk, 0, at, at + length);
-    yield length === CHUNK ? chunk : chunk.subarray(0, length);
-  }
+  let offset = 0;
+  return new Readable({
+    read() {
+      setImmediate(() => {
+        if (offset >= size) return void this.push(null);
+        const length = Math.min(CHUNK, size - offset);
+        const at = offset % PATTERN.length;
+        PATTERN.copy(chunk, 0, at, at + length);
+        offset += length;
+        this.push(length === CHUNK ? chunk : chunk.subarray(0, length));
+      });
+    },
+  });
 }
 
 function makeService(name: 'S3' | 'SecureS3', env: Env, bucket: string): S3Service {

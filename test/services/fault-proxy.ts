@@ -4,7 +4,7 @@ import { createServer, connect, type Socket } from 'node:net';
  * What the proxy does to one request:
  * - `reset`: forward `afterBytes` bytes of it, then reset both connections (TCP RST);
  * - `status`: answer it with an S3-style error of this HTTP status (or `body`) instead of forwarding it;
- * - `corrupt`: forward it with one body byte flipped;
+ * - `corrupt`: forward it with one body byte flipped (the first, or the one at offset `atByte` of the body);
  * - `hang`: accept it and never answer (nothing reaches the server);
  * - `stall`: forward `afterBytes` bytes of it (head included), then nothing more, and never answer;
  * - `stallResponse`: forward it, then pass the answer's head and `afterBytes` bytes of its body, and nothing more;
@@ -14,7 +14,7 @@ import { createServer, connect, type Socket } from 'node:net';
 export type Fault =
   | { kind: 'reset'; afterBytes: number }
   | { kind: 'status'; status: number; body?: string }
-  | { kind: 'corrupt' }
+  | { kind: 'corrupt'; atByte?: number }
   | { kind: 'hang' }
   | { kind: 'stall'; afterBytes: number }
   | { kind: 'stallResponse'; afterBytes: number }
@@ -51,6 +51,8 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
     let fault: Fault | undefined;
     let forwarded = 0;
     let bodyStart = -1;
+    // corrupt: body bytes of the current request already forwarded.
+    let bodySeen = 0;
     // stallResponse: how many more answer bytes may pass (undefined: no limit), counted once the head has passed.
     let answerBudget: number | undefined;
     let answerHead = '';
@@ -84,6 +86,7 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
         fault = rule(chunk.subarray(0, headEnd < 0 ? chunk.length : headEnd).toString('latin1'));
         if (fault) faulted.push(`${fault.kind} ${line[1]} ${line[2]}`);
         forwarded = 0;
+        bodySeen = 0;
         bodyStart = headEnd < 0 ? -1 : headEnd + 4;
         if (fault?.kind === 'stallResponse') {
           answerBudget = fault.afterBytes;
@@ -103,11 +106,14 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
       }
       if (fault?.kind === 'status') return answer(client, upstream, fault.status, fault.body);
       if (fault?.kind === 'corrupt') {
-        const at = bodyStart >= 0 && bodyStart < chunk.length ? bodyStart : bodyStart < 0 ? 0 : -1;
-        if (at >= 0) {
+        const offset = bodyStart >= 0 ? bodyStart : 0; // where this chunk's body bytes begin
+        const at = offset + (fault.atByte ?? 0) - bodySeen;
+        if (at >= offset && at < chunk.length) {
           chunk = Buffer.from(chunk);
           chunk[at] = chunk[at]! ^ 0xff;
           fault = undefined;
+        } else {
+          bodySeen += Math.max(0, chunk.length - offset);
         }
         bodyStart = -1;
       }

@@ -21,16 +21,22 @@ export interface MultipartBody {
   reader: PartReader;
   first: Part;
   hasher: Md5Hasher;
-  /** Called with the body's checksum before its last part is sent; throws to abort instead of completing. */
-  check(checksum: string): void;
+  /**
+   * Called before the last part is sent, with the body's checksum when `checksumFirst`, else
+   * without (the size alone); throws to abort instead of completing.
+   */
+  check(checksum: string | undefined): void;
+  /** Whether the digest must be known before the last part leaves (an expected checksum to compare). */
+  checksumFirst: boolean;
 }
 
 /**
  * Sends a body as a multipart upload, driving the SDK's commands directly: CreateMultipartUpload,
  * up to `queueSize` UploadParts in flight (each a part-sized Buffer, so the SDK signs its SHA-256
  * and S3 refuses altered bytes: client.ts), then CompleteMultipartUpload. Each part is hashed for
- * the whole-body MD5 on the worker while it is sent; before the last part leaves, the digest is
- * awaited and `check`ed, so a mismatch aborts. On any failure the parts in flight are cancelled
+ * the whole-body MD5 on the worker while it is sent; before the last part leaves, the body is
+ * `check`ed (with the digest when there is a checksum to compare), so a mismatch aborts; the digest
+ * is always known before Complete. On any failure the parts in flight are cancelled
  * and the upload is aborted: no multipart upload is left behind. Returns the checksum and Complete's answer.
  */
 export async function sendMultipart(target: WriteTarget, body: MultipartBody): Promise<{ checksum: string; answer: CompleteMultipartUploadCommandOutput }> {
@@ -67,20 +73,28 @@ async function sendParts(target: WriteTarget, uploadId: string, body: MultipartB
     hasher.update(part.bytes);
     const hashed = hasher.settled();
     hashed.catch(() => undefined); // awaited below once the part is sent; a failed send must not leave it unhandled
-    let checksum: string | undefined;
-    if (part.last) body.check((checksum = await hasher.digest()));
+    // With a checksum to compare, the last part waits for the digest, so a mismatch aborts. Without
+    // one, only the size can differ (known now); the digest then has until Complete to finish.
+    let digest: Promise<string> | undefined;
+    if (part.last) {
+      digest = hasher.digest();
+      digest.catch(() => undefined); // awaited below
+      body.check(body.checksumFirst ? await digest : undefined);
+    }
     const current = part;
+    await queue.room();
     queue.add(
       uploadPart(target, uploadId, number, current.bytes, signal).then(async (etag) => {
         parts[number - 1] = { PartNumber: number, ETag: etag };
         await hashed;
       }).finally(() => current.release()),
     );
-    if (checksum !== undefined) {
+    if (digest !== undefined) {
+      const checksum = await digest;
       await queue.settle(true);
       return { checksum, parts };
     }
-    await queue.room();
+    // The next part is read while up to queueSize parts are in flight (as lib-storage does): queueSize + 1 buffers.
     part = await reader.next();
   }
 }

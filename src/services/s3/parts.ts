@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { ArgumentError, FileTooLargeError } from '../../core/errors.ts';
+import { INLINE_MD5_LIMIT } from '../../core/md5-worker.ts';
 
 /** One part of a body: its bytes (a pooled buffer or a view of the caller's Uint8Array) and whether it is the last. */
 export interface Part {
@@ -21,7 +22,8 @@ class BufferPool {
   constructor(readonly size: number) {}
 
   take(): Buffer {
-    return this.#free.pop() ?? Buffer.from(new SharedArrayBuffer(this.size));
+    // A body too small for the worker is hashed inline (md5Hasher): a plain buffer is cheaper to get.
+    return this.#free.pop() ?? (this.size < INLINE_MD5_LIMIT ? Buffer.allocUnsafe(this.size) : Buffer.from(new SharedArrayBuffer(this.size)));
   }
 
   give(buffer: Buffer): void {
@@ -33,7 +35,8 @@ class BufferPool {
  * Cuts an upload body into parts of `partSize` bytes (the last one shorter), counting bytes and
  * failing with FileTooLargeError as soon as more than `limit` arrive. A Uint8Array body is cut
  * into views, without a copy. A stream's chunks are copied into pooled part buffers as they
- * arrive, before the next chunk is asked for, so a source may reuse its chunk buffers. Whether a
+ * arrive, before the next chunk is asked for and before next() returns, so a source may refill
+ * its chunk buffer once the chunk was handed over. Whether a
  * part is the last is known when it is returned (the reader looks one chunk ahead), so the
  * caller can check the whole body before that part leaves.
  */
@@ -72,6 +75,9 @@ export class PartReader {
     try {
       const filled = await this.#fill(buffer, Math.min(buffer.length, this.#partSize));
       if (this.#carry === undefined && !this.#ended) await this.#readAhead();
+      // The chunk read ahead (or the rest of one cut at the boundary) waits for the next call, while the
+      // source may refill its buffer: keep a copy (at most one chunk per part), never the source's bytes.
+      if (this.#carry !== undefined) this.#carry = Buffer.from(this.#carry);
       return { bytes: buffer.subarray(0, filled), last: this.#ended && this.#carry === undefined, release };
     } catch (error) {
       release();

@@ -50,9 +50,9 @@ const REFUSED: Record<string, string> = {
   sse_customer_key_md5: 'SSE-C is configured with service: SecureS3 and its sse_customer_key (the key must also go on every read)',
   content_type: 'attache stores each object\'s type itself (serving.ts decides it)',
   content_disposition: 'attache stores each object\'s disposition itself (serving.ts decides it)',
-  content_md5: 'attache sends the MD5 of every body itself',
+  content_md5: 'attache has S3 check every body itself (the signed SHA-256 of each request, or a Content-MD5 where the payload is unsigned)',
   metadata: 'attache sends each blob\'s custom metadata itself',
-  checksum_algorithm: 'attache checks every body with Content-MD5',
+  checksum_algorithm: 'attache has S3 check every body with the signed SHA-256 of each request (or a Content-MD5 where the payload is unsigned)',
 };
 
 export const UPLOAD_OPTIONS: readonly string[] = [...Object.keys(PARAMS), ...Object.keys(SSE), 'multipart_threshold'];

@@ -78,8 +78,9 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
     const hasher = new OffThreadMd5();
     try {
       const parts = reader;
-      const check = (checksum: string): void => assertExpected(target.key, checksum, parts.byteSize, expected);
-      const { checksum, answer } = await sendMultipart({ ...target, partSize }, { reader, first, hasher, check });
+      const check = (checksum: string | undefined): void => assertExpected(target.key, checksum, parts.byteSize, expected);
+      const checksumFirst = expected.checksum !== undefined;
+      const { checksum, answer } = await sendMultipart({ ...target, partSize }, { reader, first, hasher, check, checksumFirst });
       return { checksum, byteSize: reader.byteSize, answer };
     } finally {
       hasher.destroy();
@@ -96,18 +97,31 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
 
 /**
  * One PutObject of a body that fits in one part. Its MD5 is computed inline below a few MiB, else
- * on the worker; with an expected checksum it is awaited before the put (a mismatch stores
- * nothing), else it runs while the body is sent.
+ * on the worker. With an expected checksum it is awaited before the put (a mismatch stores
+ * nothing); else it runs while S3 receives and stores the body: on the worker, or inline once the
+ * SDK has signed and written the request (the event loop would only wait for the answer then).
  */
 async function putSingle(target: WriteTarget, part: Part, byteSize: number, expected: Expected): Promise<Written> {
   const { client, bucket, key, objectParams } = target;
   const hasher = md5Hasher(part.bytes.length);
-  hasher.update(part.bytes);
-  const digest = hasher.digest();
-  digest.catch(() => undefined); // awaited below, after the put when nothing is expected
-  if (expected.checksum !== undefined) assertExpected(key, await digest, byteSize, expected);
-  else assertExpected(key, undefined, byteSize, expected);
-  const answer = await client.send(new PutObjectCommand({ ...objectParams, Bucket: bucket, Key: key, Body: part.bytes, ContentLength: part.bytes.length }));
+  const hash = (): Promise<string> => {
+    hasher.update(part.bytes);
+    return hasher.digest();
+  };
+  let digest: Promise<string> | undefined;
+  if (expected.checksum !== undefined || hasher instanceof OffThreadMd5) {
+    digest = hash();
+    digest.catch(() => undefined); // awaited below, after the put when nothing is expected
+    if (expected.checksum !== undefined) assertExpected(key, await digest, byteSize, expected);
+  }
+  assertExpected(key, undefined, byteSize, expected);
+  const sending = client.send(new PutObjectCommand({ ...objectParams, Bucket: bucket, Key: key, Body: part.bytes, ContentLength: part.bytes.length }));
+  if (digest === undefined) {
+    sending.catch(() => undefined); // awaited below
+    await new Promise((resolve) => setImmediate(resolve)); // the SDK signs and writes the request first
+    digest = hash();
+  }
+  const answer = await sending;
   let checksum: string;
   try {
     checksum = await digest;
