@@ -137,6 +137,7 @@ export {
   StorageAccessError,
   UnpreviewableError,
   UnrepresentableError,
+  type IntegrityFailure,
   type ProcessingFailure,
   type SignatureFailure,
 } from './core/errors.ts';

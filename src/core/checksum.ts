@@ -34,17 +34,48 @@ export interface MeasureOptions {
 }
 
 /**
- * Invariant: byte size and checksum are computed while streaming, here and nowhere else.
- * A pass-through that hashes (MD5, base64) and counts what flows through it.
+ * Invariant: every write path counts its body's bytes here (Measure, S3's PartReader, Disk's
+ * writeTemp), so a body past its limit fails the same way on every service, as soon as it passes.
+ */
+export class ByteCounter {
+  byteSize = 0;
+
+  constructor(private readonly limit: number | undefined) {}
+
+  /** Counts `bytes` more. Throws FileTooLargeError once the total passes the limit. */
+  add(bytes: number): void {
+    this.byteSize += bytes;
+    if (this.limit !== undefined && this.byteSize > this.limit) throw FileTooLargeError.exceeds(this.limit, 'the allowed size');
+  }
+}
+
+/**
+ * Invariant: what a write path measured (MD5 and size) is checked against what its caller declared
+ * here, on every service. A body longer than declared already failed its ByteCounter. Throws
+ * IntegrityError. A checksum not known yet (`undefined`) is checked by a later call.
+ */
+export function assertDeclared(key: string, measured: { checksum?: string | undefined; byteSize: number }, declared: { checksum?: string | undefined; byteSize?: number | undefined }): void {
+  if (measured.checksum !== undefined && declared.checksum !== undefined && declared.checksum !== measured.checksum) throw IntegrityError.checksumMismatch(key);
+  if (declared.byteSize !== undefined && measured.byteSize < declared.byteSize) throw IntegrityError.sizeMismatch(key, declared.byteSize, measured.byteSize);
+}
+
+/**
+ * A pass-through that hashes (MD5, base64, on the event loop) and counts what flows through it,
+ * for reads and small bodies; large uploads hash on the MD5 worker (md5-worker.ts) instead.
  * `checksum` and `byteSize` are final once the stream has ended.
  */
 export class Measure extends Transform {
-  byteSize = 0;
+  private readonly counter: ByteCounter;
   private readonly hash: Hash = createHash('md5');
   private digest: string | undefined;
 
-  constructor(private readonly options: MeasureOptions = {}) {
+  constructor(options: MeasureOptions = {}) {
     super();
+    this.counter = new ByteCounter(options.maxByteSize);
+  }
+
+  get byteSize(): number {
+    return this.counter.byteSize;
   }
 
   get checksum(): string {
@@ -53,11 +84,10 @@ export class Measure extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.byteSize += chunk.length;
-    const max = this.options.maxByteSize;
-    if (max !== undefined && this.byteSize > max) {
-      done(FileTooLargeError.exceeds(max, 'the allowed size'));
-      return;
+    try {
+      this.counter.add(chunk.length);
+    } catch (error) {
+      return done(error as Error);
     }
     this.hash.update(chunk);
     done(null, chunk);

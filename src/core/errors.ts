@@ -53,13 +53,23 @@ export class FileNotFoundError extends AttacheError {
   }
 }
 
+/** What an IntegrityError found: bytes other than the expected ones, or another number of them. */
+export type IntegrityFailure = 'checksum' | 'size';
 export class IntegrityError extends AttacheError {
   override readonly code = 'E_INTEGRITY';
+  /** What did not match. Bytes refused for corruption in transit count as `checksum`. */
+  readonly reason: IntegrityFailure;
+
+  constructor(message: string, options?: { cause?: unknown; reason?: IntegrityFailure }) {
+    super(message, options);
+    this.reason = options?.reason ?? 'checksum';
+  }
+
   static checksumMismatch(key: string, cause?: unknown): IntegrityError {
     return new IntegrityError(`Checksum mismatch for key "${key}": the bytes are not the ones expected.`, { cause });
   }
   static sizeMismatch(key: string, expected: number, actual: number): IntegrityError {
-    return new IntegrityError(`Size mismatch for key "${key}": expected ${expected} bytes, got ${actual}.`);
+    return new IntegrityError(`Size mismatch for key "${key}": expected ${expected} bytes, got ${actual}.`, { reason: 'size' });
   }
 }
 

@@ -63,7 +63,7 @@ export async function bytesMatch(service: StorageService, expected: Expected): P
 export function problemOf(error: unknown, otherwise: BlobProblem['problem']): BlobProblem['problem'] {
   if (error instanceof FileNotFoundError) return 'missing';
   if (error instanceof EncryptionError) return 'encryption';
-  if (error instanceof IntegrityError) return error.message.startsWith('Size mismatch') ? 'size' : 'checksum';
+  if (error instanceof IntegrityError) return error.reason;
   return otherwise;
 }
 

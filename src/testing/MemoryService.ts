@@ -1,8 +1,8 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { byteLimit, isByteCount, md5Base64, Measure } from '../core/checksum.ts';
-import { ArgumentError, FileNotFoundError, IntegrityError } from '../core/errors.ts';
+import { assertDeclared, byteLimit, isByteCount, md5Base64, Measure } from '../core/checksum.ts';
+import { ArgumentError, FileNotFoundError } from '../core/errors.ts';
 import { assertValidKey } from '../core/keys.ts';
 import { toReadable } from '../core/streams.ts';
 import { storedUploadHeaders } from '../content/serving.ts';
@@ -36,8 +36,7 @@ export class MemoryService implements StorageService {
       },
     });
     await pipeline(toReadable(body), measure, sink);
-    if (options.checksum !== undefined && options.checksum !== measure.checksum) throw IntegrityError.checksumMismatch(key);
-    if (options.byteSize !== undefined && measure.byteSize < options.byteSize) throw IntegrityError.sizeMismatch(key, options.byteSize, measure.byteSize);
+    assertDeclared(key, measure, options);
     this.#store(key, Buffer.concat(chunks));
     return { checksum: measure.checksum, byteSize: measure.byteSize };
   }

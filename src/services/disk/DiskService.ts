@@ -3,9 +3,9 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
-import { byteLimit, isByteCount } from '../../core/checksum.ts';
+import { assertDeclared, byteLimit, isByteCount } from '../../core/checksum.ts';
 import { toReadable } from '../../core/streams.ts';
-import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, IntegrityError, StorageAccessError } from '../../core/errors.ts';
+import { AttacheError, ArgumentError, ConfigurationError, FileNotFoundError, StorageAccessError } from '../../core/errors.ts';
 import { assertValidKey } from '../../core/keys.ts';
 import type {
   DirectUploadHeaderOptions,
@@ -196,8 +196,7 @@ export class DiskService implements StorageService {
     try {
       const limits = { maxByteSize: limit, expectedBytes: expected.byteSize ?? sizeHint };
       const { checksum, byteSize } = await writeTemp(this.#layout, temp, source, limits, (action, cause) => this.#accessError(action, cause));
-      if (expected.checksum !== undefined && expected.checksum !== checksum) throw IntegrityError.checksumMismatch(key);
-      if (expected.byteSize !== undefined && byteSize < expected.byteSize) throw IntegrityError.sizeMismatch(key, expected.byteSize, byteSize);
+      assertDeclared(key, { checksum, byteSize }, expected);
       return new StagedFile(checksum, byteSize, temp, target, (action, cause) => this.#accessError(action, cause));
     } catch (error) {
       // Every error here is already typed, or is the body stream's own: only the temp file needs undoing.

@@ -1,6 +1,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { AttacheError, FileTooLargeError, type StorageAccessError } from '../../core/errors.ts';
+import { ByteCounter } from '../../core/checksum.ts';
+import { AttacheError, type StorageAccessError } from '../../core/errors.ts';
 import { InlineMd5, md5Hasher, type Md5Hasher } from '../../core/md5-worker.ts';
 import type { DiskLayout } from './paths.ts';
 
@@ -37,15 +38,13 @@ export async function writeTemp(layout: DiskLayout, temp: string, source: Readab
   const handle = await openTemp(layout, temp, fail);
   const writer = new BlockWriter(handle, limits.expectedBytes === undefined ? undefined : md5Hasher(limits.expectedBytes), fail);
   try {
-    let byteSize = 0;
+    const counter = new ByteCounter(limits.maxByteSize);
     for await (const raw of source as AsyncIterable<Buffer | string>) {
       const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
-      byteSize += chunk.length;
-      const max = limits.maxByteSize;
-      if (max !== undefined && byteSize > max) throw FileTooLargeError.exceeds(max, 'the allowed size');
+      counter.add(chunk.length);
       await writer.add(chunk);
     }
-    return { checksum: await writer.finish(), byteSize };
+    return { checksum: await writer.finish(), byteSize: counter.byteSize };
   } finally {
     await writer.release();
     await handle.close().catch(() => undefined);

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { ArgumentError, FileTooLargeError } from '../../core/errors.ts';
+import { ByteCounter } from '../../core/checksum.ts';
+import { ArgumentError } from '../../core/errors.ts';
 import { INLINE_MD5_LIMIT } from '../../core/md5-worker.ts';
 
 /** One part of a body: its bytes (a pooled buffer or a view of the caller's Uint8Array) and whether it is the last. */
@@ -41,9 +42,8 @@ class BufferPool {
  * caller can check the whole body before that part leaves.
  */
 export class PartReader {
-  byteSize = 0;
   readonly #partSize: number;
-  readonly #limit: number | undefined;
+  readonly #counter: ByteCounter;
   readonly #bytes: Uint8Array | undefined;
   readonly #chunks: AsyncIterator<unknown> | undefined;
   readonly #pool: BufferPool;
@@ -55,16 +55,21 @@ export class PartReader {
 
   constructor(body: Readable | Uint8Array, options: { partSize: number; limit: number | undefined; knownSize: number | undefined }) {
     this.#partSize = options.partSize;
-    this.#limit = options.limit;
+    this.#counter = new ByteCounter(options.limit);
     this.#pool = new BufferPool(Math.max(1, Math.min(options.partSize, options.knownSize ?? Infinity)));
     if (body instanceof Uint8Array) {
       this.#bytes = body;
-      this.#count(body.byteLength);
+      this.#counter.add(body.byteLength);
     } else {
       // A stream that only has pipe() (an old-style stream) is read through wrap().
       const stream = typeof (body as Partial<Readable>)[Symbol.asyncIterator] === 'function' ? body : new Readable().wrap(body);
       this.#chunks = stream[Symbol.asyncIterator]();
     }
+  }
+
+  /** The bytes read so far. */
+  get byteSize(): number {
+    return this.#counter.byteSize;
   }
 
   /** The next part. After the last one, do not call again. */
@@ -124,15 +129,11 @@ export class PartReader {
       const chunk = typeof value === 'string' ? Buffer.from(value) : value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : undefined;
       if (chunk === undefined) throw new ArgumentError('The upload body must yield bytes (Buffer, Uint8Array or string chunks).');
       if (chunk.length === 0) continue;
-      this.#count(chunk.length);
+      this.#counter.add(chunk.length);
       this.#carry = chunk;
       return true;
     }
     return false;
   }
 
-  #count(bytes: number): void {
-    this.byteSize += bytes;
-    if (this.#limit !== undefined && this.byteSize > this.#limit) throw FileTooLargeError.exceeds(this.#limit, 'the allowed size');
-  }
 }

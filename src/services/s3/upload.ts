@@ -1,5 +1,5 @@
 import { DeleteObjectCommand, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
-import { byteLimit } from '../../core/checksum.ts';
+import { assertDeclared, byteLimit } from '../../core/checksum.ts';
 import { md5Hasher, OffThreadMd5 } from '../../core/md5-worker.ts';
 import { toReadable } from '../../core/streams.ts';
 import { AttacheError, IntegrityError } from '../../core/errors.ts';
@@ -78,7 +78,7 @@ export async function writeObject(target: WriteTarget, body: UploadBody, expecte
     const hasher = new OffThreadMd5();
     try {
       const parts = reader;
-      const check = (checksum: string | undefined): void => assertExpected(target.key, checksum, parts.byteSize, expected);
+      const check = (checksum: string | undefined): void => assertDeclared(target.key, { checksum, byteSize: parts.byteSize }, expected);
       const checksumFirst = expected.checksum !== undefined;
       const { checksum, answer } = await sendMultipart({ ...target, partSize }, { reader, first, hasher, check, checksumFirst });
       return { checksum, byteSize: reader.byteSize, answer };
@@ -112,9 +112,9 @@ async function putSingle(target: WriteTarget, part: Part, byteSize: number, expe
   if (expected.checksum !== undefined || hasher instanceof OffThreadMd5) {
     digest = hash();
     digest.catch(() => undefined); // awaited below, after the put when nothing is expected
-    if (expected.checksum !== undefined) assertExpected(key, await digest, byteSize, expected);
+    if (expected.checksum !== undefined) assertDeclared(key, { checksum: await digest, byteSize }, expected);
   }
-  assertExpected(key, undefined, byteSize, expected);
+  assertDeclared(key, { byteSize }, expected);
   const sending = client.send(new PutObjectCommand({ ...objectParams, Bucket: bucket, Key: key, Body: part.bytes, ContentLength: part.bytes.length }));
   if (digest === undefined) {
     sending.catch(() => undefined); // awaited below
@@ -139,8 +139,3 @@ export async function discardIfAmbiguous(client: S3Client, bucket: string, key: 
   await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
 }
 
-/** Throws IntegrityError when the body's checksum (if known yet) or size differs from what the caller declared. */
-function assertExpected(key: string, checksum: string | undefined, byteSize: number, expected: Expected): void {
-  if (checksum !== undefined && expected.checksum !== undefined && expected.checksum !== checksum) throw IntegrityError.checksumMismatch(key);
-  if (expected.byteSize !== undefined && byteSize < expected.byteSize) throw IntegrityError.sizeMismatch(key, expected.byteSize, byteSize);
-}
