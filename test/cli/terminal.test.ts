@@ -53,7 +53,7 @@ describe.skipIf(missing('kms2'))('the CLI on a real terminal (tmux)', () => {
     const stopped = await run!.exit();
     expect(stopped.code).toBe(130);
     expect(stopped.screen).toMatch(/■ {2}Stopping: finishing the blobs in flight/);
-    expect(stopped.screen).toMatch(/migrate: interrupted at \d+\/120 blobs.*The checkpoint is kept: run\s+the same command again\s+to resume/s);
+    expect(stopped.screen).toMatch(/migrate: interrupted at \d+\/120 blobs.*The checkpoint is kept: run the same command again to resume/s);
     await run!.kill();
     await start('migrate', '--from', 'local', '--to', 'secure', '--delete-source');
     const { code, screen } = await run!.exit();

@@ -31,9 +31,13 @@ export class TmuxRun {
     }
   }
 
-  /** The pane's text now, with up to 300 lines of scrollback (no escapes). */
+  /**
+   * The pane's text now, with up to 300 lines of scrollback (no escapes). Lines the terminal
+   * wrapped are joined (`-J`), so a sentence reads whole wherever the 120th column fell.
+   */
   async capture(): Promise<string> {
-    this.screen = (await exec('tmux', ['capture-pane', '-p', '-S', '-300', '-t', this.session])).stdout;
+    const { stdout } = await exec('tmux', ['capture-pane', '-p', '-J', '-S', '-300', '-t', this.session]);
+    this.screen = stdout.replace(/[ \t]+$/gm, '');
     return this.screen;
   }
 
